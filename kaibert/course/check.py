@@ -1,0 +1,128 @@
+"""The check cells' helper: a short, deterministic summary of a student's result.
+
+A check cell prints what `summarize` returns. The printed lines are what the grader compares
+against the reference solution, so they must not depend on the machine: floats are rounded to
+4 decimals, tensors become nested lists, and -0.0 becomes 0.0.
+
+After the summary, `check` prints one line that starts with ``check:`` and says whether the
+summary matches the stored reference. That line is feedback for a student in Colab, where the
+grader cannot run; grading removes it before comparing, so it never decides a grade.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+DECIMALS = 4
+MAX_ELEMENTS = 64  # a summary is a few numbers, not a whole tensor
+
+
+def _round(x: float) -> float | str:
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    r = round(float(x), DECIMALS)
+    return 0.0 if r == 0 else r  # no "-0.0"
+
+
+def _plain(value: Any) -> Any:
+    """Turn tensors, arrays and numbers into plain, rounded Python values."""
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu()
+        if value.numel() > MAX_ELEMENTS:
+            raise ValueError(
+                f"check() got a tensor with {value.numel()} elements; summarise it first "
+                f"(a slice, a mean, a shape): at most {MAX_ELEMENTS} elements are printed."
+            )
+        if value.dtype.is_floating_point:
+            return _plain(value.double().tolist())
+        return value.tolist()
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy
+        return _plain(value.tolist())
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return _round(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    if type(value).__name__ == "Size":
+        return tuple(value)
+    raise TypeError(f"check() cannot summarise a {type(value).__name__}; pass numbers, strings or tensors.")
+
+
+def summarize(exercise: str, **values: Any) -> list[str]:
+    """The summary lines for one exercise, one ``[id] name: value`` line per keyword."""
+    if not values:
+        raise ValueError("check() needs at least one value to summarise, e.g. check('03.2', shape=x.shape).")
+    lines = []
+    for name, value in values.items():
+        plain = _plain(tuple(value) if type(value).__name__ == "Size" else value)
+        lines.append(f"[{exercise}] {name}: {plain}")
+    return lines
+
+
+REFERENCES_FILE = "references.json"
+
+
+@lru_cache(maxsize=1)
+def _references() -> dict[str, list[str]]:
+    """Reference summaries taken from the solutions, keyed by exercise id.
+
+    They ship inside the package (``kaibert/course/references.json``), so the feedback works in
+    Colab after a plain ``pip install``. A missing or broken file means "no reference", never an
+    exception in the student's check cell.
+    """
+    try:
+        text = resources.files("kaibert.course").joinpath(REFERENCES_FILE).read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError, OSError):
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): [str(line) for line in v] for k, v in data.items() if isinstance(v, list)}
+
+
+def _label(line: str) -> str:
+    """``[03.2] shape: (2, 5)`` -> ``[03.2] shape``: what a line summarises."""
+    return line.split(":", 1)[0]
+
+
+def feedback(exercise: str, lines: list[str], references: dict[str, list[str]] | None = None) -> str:
+    """One ``check:`` line comparing a summary with the reference.
+
+    Lines are matched by their name, so a check cell may call ``check`` more than once.
+    """
+    refs = _references() if references is None else references
+    expected = refs.get(exercise)
+    if expected is None:
+        return f"check: no reference stored for exercise {exercise}"
+    if expected == lines:
+        return f"check: exercise {exercise} matches the reference"
+    by_label = {}
+    for want in expected:
+        by_label.setdefault(_label(want), want)
+    for got in lines:
+        want = by_label.get(_label(got))
+        if want is None:
+            return f"check: exercise {exercise} has no reference for '{_label(got)}'"
+        if got != want:
+            return f"check: exercise {exercise} differs from the reference: got '{got}', expected '{want}'"
+    return f"check: exercise {exercise} matches the reference"
+
+
+def check(exercise: str, **values: Any) -> None:
+    """Print the summary of one exercise's result, then a feedback line."""
+    lines = summarize(exercise, **values)
+    print("\n".join(lines))
+    print(feedback(exercise, lines))

@@ -1,0 +1,159 @@
+"""Chapter 07: masked language modelling: the MLM head, BertForMaskedLM, and the masking collator."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from kaibert.config import BertConfig
+from kaibert.layers import ACT2FN
+from kaibert.model import BertModel, init_weights
+from kaibert.outputs import MaskedLMOutput
+from kaibert.pretrained import PretrainedMixin
+
+
+class MLMHead(nn.Module):
+    """Turns each output vector back into a score for every word in the vocabulary.
+
+    The decoder reuses the input word embeddings (weight tying): the same matrix that maps a
+    token id to a vector scores vectors against every token. It saves V x H parameters and
+    makes input and output share one notion of what a word is.
+    """
+
+    def __init__(self, config: BertConfig, word_embeddings: nn.Embedding):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.act = ACT2FN[config.hidden_act]
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.decoder.weight = word_embeddings.weight  # tied: one tensor, two uses
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        h = self.layer_norm(self.act(self.dense(hidden)))  # (B, T, H)
+        return self.decoder(h) + self.bias  # (B, T, V)
+
+
+class BertForMaskedLM(PretrainedMixin, nn.Module):
+    """BERT with the MLM head: predicts the original token at every masked position."""
+
+    hf_architecture = "BertForMaskedLM"
+    base_prefix = "bert."
+    tied_weights = ("mlm_head.decoder.weight",)
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config, add_pooler=False)
+        self.mlm_head = MLMHead(config, self.bert.embeddings.word_embeddings)
+        for module in (self.mlm_head.dense, self.mlm_head.layer_norm):
+            init_weights(module, config.initializer_range)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> MaskedLMOutput:
+        out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
+        logits = self.mlm_head(out.last_hidden_state)  # (B, T, V)
+        loss = None
+        if labels is not None:
+            if labels.shape != input_ids.shape:
+                raise ValueError(
+                    f"labels has shape {tuple(labels.shape)} but input_ids has {tuple(input_ids.shape)}; "
+                    "give one label per token, -100 where no prediction is scored."
+                )
+            # Only masked positions carry a label; -100 everywhere else is skipped by the loss.
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
+        return MaskedLMOutput(logits=logits, loss=loss, hidden_states=out.hidden_states, attentions=out.attentions)
+
+
+# --- the masking collator ----------------------------------------------------------------------
+
+
+def mask_tokens(
+    input_ids: Tensor,
+    special_mask: Tensor,
+    mask_token_id: int,
+    vocab_size: int,
+    mlm_probability: float = 0.15,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """BERT's 80/10/10 rule: choose 15% of the ordinary tokens to predict; of those, 80% become
+    [MASK], 10% a random token and 10% stay as they are.
+
+    Keeping some chosen tokens unchanged or random means the model cannot assume that only
+    [MASK] positions matter, since [MASK] never appears when the model is used later.
+    Returns (masked input_ids, labels): labels hold the original id where a token was chosen
+    and -100 everywhere else.
+    """
+    rand = lambda: torch.rand(input_ids.shape, generator=generator)  # noqa: E731
+    chosen = (rand() < mlm_probability) & ~special_mask  # (B, T): never [CLS], [SEP] or padding
+    labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
+    to_mask = chosen & (rand() < 0.8)  # 80% of the chosen
+    to_random = chosen & ~to_mask & (rand() < 0.5)  # half of the remaining 20%
+    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator)
+    masked = torch.where(to_mask, torch.full_like(input_ids, mask_token_id), input_ids)
+    masked = torch.where(to_random, random_ids, masked)
+    return masked, labels
+
+
+class MaskingCollator:
+    """Pads a list of examples to the longest one (dynamic padding), then masks them.
+
+    Masking here, at batch time, gives every epoch fresh masks (RoBERTa's dynamic masking).
+    """
+
+    def __init__(self, tokenizer=None, mlm_probability: float = 0.15, seed: int | None = None, *,
+                 vocab_size: int | None = None, mask_token_id: int | None = None,
+                 pad_token_id: int | None = None, special_token_ids: Sequence[int] | None = None):
+        if tokenizer is not None:
+            vocab_size, mask_token_id = len(tokenizer), tokenizer.mask_token_id
+            pad_token_id, special_token_ids = tokenizer.pad_token_id, tokenizer.all_special_ids
+        if None in (vocab_size, mask_token_id, pad_token_id, special_token_ids):
+            raise ValueError("MaskingCollator needs a tokenizer, or vocab_size, mask_token_id, "
+                             "pad_token_id and special_token_ids.")
+        if not 0.0 < mlm_probability < 1.0:
+            raise ValueError(f"mlm_probability must be between 0 and 1, got {mlm_probability}.")
+        self.vocab_size, self.mask_token_id, self.pad_token_id = vocab_size, mask_token_id, pad_token_id
+        self.special_ids = torch.tensor(sorted(set(special_token_ids) | {pad_token_id}))
+        self.mlm_probability = mlm_probability
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+
+    @classmethod
+    def from_ids(cls, vocab_size: int, mask_token_id: int, pad_token_id: int,
+                 special_token_ids: Sequence[int], mlm_probability: float = 0.15, seed: int | None = None):
+        return cls(None, mlm_probability, seed, vocab_size=vocab_size, mask_token_id=mask_token_id,
+                   pad_token_id=pad_token_id, special_token_ids=special_token_ids)
+
+    def pad(self, examples: list) -> dict[str, Tensor]:
+        if not examples:
+            raise ValueError("MaskingCollator got an empty batch.")
+        rows = [ex if isinstance(ex, dict) else {"input_ids": ex} for ex in examples]
+        T = max(len(r["input_ids"]) for r in rows)
+        B = len(rows)
+        input_ids = torch.full((B, T), self.pad_token_id, dtype=torch.long)
+        token_type_ids = torch.zeros((B, T), dtype=torch.long)
+        attention_mask = torch.zeros((B, T), dtype=torch.long)
+        for i, r in enumerate(rows):
+            n = len(r["input_ids"])
+            input_ids[i, :n] = torch.as_tensor(r["input_ids"], dtype=torch.long)
+            if r.get("token_type_ids") is not None:
+                token_type_ids[i, :n] = torch.as_tensor(r["token_type_ids"], dtype=torch.long)
+            attention_mask[i, :n] = 1
+        return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}
+
+    def __call__(self, examples: list) -> dict[str, Tensor]:
+        batch = self.pad(examples)  # (B, T) each
+        special = torch.isin(batch["input_ids"], self.special_ids) | (batch["attention_mask"] == 0)
+        batch["input_ids"], batch["labels"] = mask_tokens(
+            batch["input_ids"], special, self.mask_token_id, self.vocab_size, self.mlm_probability, self.generator
+        )
+        return batch

@@ -1,0 +1,33 @@
+"""What the models return: named fields, the Hugging Face way (`out.logits` or `out["logits"]`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+
+class _Output:
+    def __getitem__(self, name: str):
+        if not isinstance(name, str):
+            raise TypeError("Index outputs by field name, e.g. out['last_hidden_state'].")
+        return getattr(self, name)
+
+    def keys(self) -> list[str]:
+        return [k for k, v in vars(self).items() if v is not None]
+
+
+@dataclass
+class BertModelOutput(_Output):
+    last_hidden_state: Tensor  # (B, T, H)
+    pooler_output: Tensor | None = None  # (B, H): tanh(dense(h_[CLS]))
+    hidden_states: tuple[Tensor, ...] | None = None  # L + 1 tensors (B, T, H), embeddings first
+    attentions: tuple[Tensor, ...] | None = None  # L tensors (B, heads, T, T): bertviz's format
+
+
+@dataclass
+class MaskedLMOutput(_Output):
+    logits: Tensor  # (B, T, V)
+    loss: Tensor | None = None  # scalar: cross-entropy over positions whose label is not -100
+    hidden_states: tuple[Tensor, ...] | None = None
+    attentions: tuple[Tensor, ...] | None = None
