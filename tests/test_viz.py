@@ -1,0 +1,121 @@
+"""The attention views are self-contained: no CDN, the JavaScript inlined, the tokens inside."""
+
+import hashlib
+import json
+import re
+from importlib import resources
+
+import pytest
+import torch
+
+from kaibert.course.viz import ASSETS, AttentionView, head_view, model_view
+
+TOKENS = ["[CLS]", "the", "cat", "sat", "[SEP]", "it", "purred", "[SEP]"]
+SHA256 = {  # the vendored files, as npm ships them (see kaibert/course/assets/README.md)
+    "d3": "bdad5585ef9a965ff25458738309b006058c55f2c78d794d25fbecae35014609",
+    "jquery": "9261efb3407e3a9096e4654750d8eff6b3a663422f48845c7fbcc65034c340cf",
+}
+
+
+def attentions(layers=2, heads=3, length=len(TOKENS), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.softmax(torch.randn(1, heads, length, length, generator=g), dim=-1) for _ in range(layers))
+
+
+def fetched_urls(html: str) -> list[str]:
+    """URLs the HTML could fetch: src/href attributes, CSS url(), import(), any quoted URL."""
+    found = re.findall(r"""(?:src|href)\s*=\s*["']?\s*((?:https?:)?//[^"'\s>]+)""", html, re.I)
+    found += re.findall(r"""url\(\s*["']?((?:https?:)?//[^)"']+)""", html, re.I)
+    found += re.findall(r"""import\(\s*["']((?:https?:)?//[^"']+)""", html)
+    quoted = re.findall(r"""["'`](https?://[^"'`\s]+)["'`]""", html)  # e.g. require.config paths
+    found += [u for u in quoted if not u.startswith("http://www.w3.org/")]  # XML namespaces, never fetched
+    return found
+
+
+@pytest.mark.parametrize("view", [head_view, model_view])
+def test_view_needs_no_network(view):
+    html = view(attentions(), TOKENS).data
+    assert fetched_urls(html) == []
+    assert "cdnjs" not in html and "require.config" not in html and "requirejs(" not in html
+    for name in ASSETS:  # each library inlined whole
+        source = resources.files("kaibert.course").joinpath("assets", ASSETS[name]).read_text()
+        assert source.strip().splitlines()[-1][:200] in html
+    assert "https://d3js.org v5.7.0" in html and "jQuery v3.7.1" in html
+    assert "})(window.kaibertViz.jquery, window.kaibertViz.d3);" in html
+
+
+def test_the_detector_catches_what_bertviz_emits():
+    """fetched_urls must not be blind: bertviz's own HTML fetches from a CDN."""
+    from bertviz import head_view as bertviz_head_view
+
+    raw = bertviz_head_view(attentions(), TOKENS, html_action="return").data
+    urls = fetched_urls(raw)
+    assert any("require" in u for u in urls) and any("d3" in u for u in urls)
+
+
+@pytest.mark.parametrize("view", [head_view, model_view])
+def test_tokens_and_weights_are_in_the_view(view):
+    att = attentions()
+    html = view(att, TOKENS, sentence_b_start=5).data
+    params = json.loads(re.search(r"const params = (\{.*?\});", html, re.S).group(1))
+    everything = params["attention"][0]
+    assert everything["left_text"] == TOKENS and everything["right_text"] == TOKENS
+    weights = torch.tensor(everything["attn"], dtype=torch.float64)  # (layers, heads, T, T)
+    assert weights.shape == (2, 3, len(TOKENS), len(TOKENS))
+    assert torch.allclose(weights, torch.cat(att).double(), atol=1e-4)  # rounded to 4 decimals
+    names = [d["name"] for d in params["attention"]]
+    assert "Sentence A -> Sentence B" in names
+    b_to_b = params["attention"][names.index("Sentence B -> Sentence B")]
+    assert b_to_b["left_text"] == TOKENS[5:]
+
+
+def test_vendored_files_are_the_npm_ones():
+    for name, expected in SHA256.items():
+        data = resources.files("kaibert.course").joinpath("assets", ASSETS[name]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == expected, ASSETS[name]
+    for licence in ("LICENSE-d3.txt", "LICENSE-jquery.txt", "README.md"):
+        assert resources.files("kaibert.course").joinpath("assets", licence).is_file()
+
+
+def test_a_token_cannot_close_the_script():
+    html = head_view(attentions(layers=1, length=3), ["[CLS]", "</script><b>x", "[SEP]"]).data
+    assert "</script><b>x" not in html and "<\\/script><b>x" in html
+
+
+def test_accepts_a_model_output_and_three_dim_layers():
+    class Output:
+        attentions = attentions()
+
+    a = head_view(Output(), TOKENS)
+    b = head_view([x[0] for x in attentions()], TOKENS)  # (heads, T, T) per layer
+    strip = lambda html: re.sub(r"bertviz-[0-9a-f]+", "", html)  # noqa: E731 (the view's random id)
+    assert isinstance(a, AttentionView) and strip(a.data) == strip(b.data)
+    assert a._repr_html_() == a.data  # what Jupyter and Colab display
+
+
+def test_standalone_page(tmp_path):
+    page = head_view(attentions(), TOKENS).save(tmp_path / "view.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and fetched_urls(page) == []
+
+
+@pytest.mark.parametrize(
+    "attention, tokens, message",
+    [
+        (None, TOKENS, "output_attentions=True"),
+        ((None, None), TOKENS, "output_attentions=True"),
+        (tuple(torch.rand(2, 3, 8, 8) for _ in range(2)), TOKENS, "batch holds 2"),
+        (attentions(), TOKENS[:-1], "8 positions but 7 tokens"),
+        (attentions(), "the cat", "list of strings"),
+        (attentions(), torch.arange(8), "list of strings"),
+        ((torch.rand(1, 3, 8, 8), torch.rand(1, 3, 7, 7)), TOKENS, "same attention shape"),
+        ((torch.rand(1, 3, 8),), TOKENS, "(1, heads, T, T)"),
+    ],
+)
+def test_bad_input_says_what_to_do(attention, tokens, message):
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        head_view(attention, tokens)
+
+
+def test_bad_sentence_b_start():
+    with pytest.raises(ValueError, match="between 1 and 7"):
+        model_view(attentions(), TOKENS, sentence_b_start=8)
