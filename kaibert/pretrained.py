@@ -105,20 +105,26 @@ def _download(hub_name: str, filename: str, required: bool) -> Path | None:
             f"Loading {hub_name!r} from the Hugging Face hub needs the hub client: "
             "pip install 'kaibert[hub]' (or pass a local checkpoint folder)."
         ) from error
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     try:
         return Path(hf_hub_download(hub_name, filename))
-    except EntryNotFoundError:
+    except EntryNotFoundError as error:
+        if isinstance(error, LocalEntryNotFoundError):  # offline, and not in the local cache
+            raise _hub_error(hub_name, filename, error) from error
         if required:
             raise FileNotFoundError(f"The hub model {hub_name!r} has no {filename}.") from None
         return None
-    except Exception as error:  # offline, unknown name, no access
-        raise OSError(
-            f"{hub_name!r} is not a local folder, and fetching its {filename} from the Hugging Face hub "
-            f"failed ({type(error).__name__}). If you are offline, pass a local checkpoint folder instead, for example "
-            "kaibert.course.pretrained_bert_path(); otherwise check the model name."
-        ) from error
+    except Exception as error:  # no network, unknown name, no access
+        raise _hub_error(hub_name, filename, error) from error
+
+
+def _hub_error(hub_name: str, filename: str, error: Exception) -> OSError:
+    return OSError(
+        f"{hub_name!r} is not a local folder, and fetching its {filename} from the Hugging Face hub "
+        f"failed ({type(error).__name__}). If you are offline, pass a local checkpoint folder instead, "
+        "for example kaibert.course.pretrained_bert_path(); otherwise check the model name."
+    )
 
 
 def load_checkpoint_state_dict(folder_or_hub_name: str | Path) -> dict[str, Tensor]:
