@@ -122,7 +122,7 @@ def space_out_chinese_chars(text: str) -> str:
     return "".join(f" {char} " if is_chinese_char(char) else char for char in text)
 
 
-def strip_accents(text: str) -> str:
+def remove_accents(text: str) -> str:
     """Remove accents: "café" -> "cafe".
 
     Unicode normal form NFD writes "é" as two characters, "e" followed by a combining acute
@@ -164,19 +164,19 @@ def split_on_punctuation(text: str) -> list[str]:
 def basic_tokenize(
     text: str,
     do_lower_case: bool = True,
-    strip_accents_: bool | None = None,
+    strip_accents: bool | None = None,
     tokenize_chinese_chars: bool = True,
 ) -> list[str]:
     """Step 1: text -> words, ready for WordPiece.
 
-    ``strip_accents_=None`` follows ``do_lower_case``, as in the original BERT: uncased models
+    ``strip_accents=None`` follows ``do_lower_case``, as in the original BERT: uncased models
     strip accents, cased models keep them.
     """
     text = clean_text(text)
     if tokenize_chinese_chars:
         text = space_out_chinese_chars(text)
-    if strip_accents_ or (strip_accents_ is None and do_lower_case):
-        text = strip_accents(text)
+    if strip_accents or (strip_accents is None and do_lower_case):
+        text = remove_accents(text)
     if do_lower_case:
         text = lower_case(text)
     return split_on_punctuation(text)

@@ -330,7 +330,7 @@ def test_constructor_takes_a_dict_or_a_vocab_file(minilm_path, ours):
 def test_basic_tokenize_steps():
     assert basic_tokenize("Héllo, WORLD!") == ["hello", ",", "world", "!"]
     assert basic_tokenize("Héllo", do_lower_case=False) == ["Héllo"]
-    assert basic_tokenize("Héllo", do_lower_case=False, strip_accents_=True) == ["Hello"]
+    assert basic_tokenize("Héllo", do_lower_case=False, strip_accents=True) == ["Hello"]
     assert basic_tokenize("北京abc") == ["北", "京", "abc"]
     assert basic_tokenize("北京abc", tokenize_chinese_chars=False) == ["北京abc"]
     assert basic_tokenize("a\x00b\u200bc\td") == ["abc", "d"]
