@@ -89,7 +89,8 @@ def _inline(bertviz_html: str) -> str:
     start = html.index('<script type="text/javascript">') + len('<script type="text/javascript">')
     stop = html.rindex("</script>")
     html = html[:start] + re.sub(r"</(script)", r"<\\/\1", html[start:stop], flags=re.I) + html[stop:]
-    return _library_loader() + html
+    # A wide view (many heads) scrolls sideways instead of spilling out of the page's column.
+    return f'<div class="kaibert-attention-view" style="overflow-x: auto">\n{_library_loader()}{html}</div>\n'
 
 
 def _layers(attention: Any) -> tuple[torch.Tensor, ...]:

@@ -1,0 +1,47 @@
+"""Sphinx additions for the KAI-BERT book.
+
+- The notebooks' "Open in Colab" badge is an image on colab.research.google.com. On GitHub and
+  in Colab that is what it should be; on the book site it would be the one thing a page fetches
+  from elsewhere, so the site shows a copy drawn for the book instead (same link, local image).
+- ``{kaibert-exercises} 03`` renders chapter 03's exercises and points, read from
+  ``solutions/03_*.ipynb`` at build time, so the instructors' guide never falls out of date.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+REMOTE_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+LOCAL_BADGE = "/book/_static/colab-badge.svg"  # "/" = relative to the book's root folder
+
+
+def use_local_badge(app, doctree) -> None:
+    for image in doctree.findall(nodes.image):
+        if image.get("uri") == REMOTE_BADGE:
+            image["uri"] = LOCAL_BADGE
+            image["candidates"] = {"*": LOCAL_BADGE.lstrip("/")}
+
+
+class ExercisesTable(SphinxDirective):
+    """A table of one chapter's exercises: id, task, points."""
+
+    required_arguments = 1
+
+    def run(self):
+        from kaibert.course.book import exercises_markdown
+
+        chapter = self.arguments[0].strip()
+        root = Path(self.env.srcdir)
+        for solution in sorted((root / "solutions").glob(f"{chapter}_*.ipynb")):
+            self.env.note_dependency(str(solution))  # re-read this page when the solution changes
+        return self.parse_text_to_nodes(exercises_markdown(root, chapter))
+
+
+def setup(app):
+    # Runs before Sphinx collects a page's images (priority 500), so the copy is shipped.
+    app.connect("doctree-read", use_local_badge, priority=100)
+    app.add_directive("kaibert-exercises", ExercisesTable)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
