@@ -1,0 +1,467 @@
+"""Grade one exercise notebook against the reference solution.
+
+    kaibert-grade exercises/03_attention.ipynb
+    python -m kaibert.course.grade my_03.ipynb --solution solutions/03_attention.ipynb --timeout 60
+
+The graded notebook is the reference solution with only the answer cells taken from the
+student's notebook (matched by cell id). Everything else, the check cells above all, is the
+reference's, so editing or deleting a check cell changes nothing. nbval then runs it in a fresh
+kernel and compares each check cell's summary lines with the reference output; the table says,
+per exercise, whether it passed and why not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kaibert.course import notebooks as nbs
+from kaibert.course.exercises import ExerciseError, strip_solution
+
+SANITIZE = Path(__file__).with_name("nbval_sanitize.cfg")
+DEFAULT_TIMEOUT = 60.0  # seconds per cell
+KERNEL_STARTUP = 60.0
+
+
+class GradeError(ValueError):
+    """The notebook cannot be graded at all (not a notebook, no solution for its chapter, ...)."""
+
+
+@dataclass
+class ExerciseResult:
+    exercise: str
+    points: float
+    passed: bool
+    message: str = ""
+
+    @property
+    def earned(self) -> float:
+        return self.points if self.passed else 0
+
+
+@dataclass
+class Grade:
+    notebook: str
+    solution: str
+    chapter: str
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # notebook-level problems (a plain cell failed, ...)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(r.earned for r in self.exercises)
+
+    @property
+    def total(self) -> float:
+        return sum(r.points for r in self.exercises)
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors and all(r.passed for r in self.exercises)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Grade":
+        d = dict(d)
+        d["exercises"] = [ExerciseResult(**r) for r in d.get("exercises", [])]
+        return cls(**d)
+
+
+# --- finding the solution --------------------------------------------------------------------
+
+
+def solution_folders() -> list[Path]:
+    """Where solution notebooks are looked for: here and up, then the repository kaibert is in."""
+    folders = []
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "solutions").is_dir():
+            folders.append(folder / "solutions")
+            break
+    package_repo = Path(__file__).resolve().parents[2]
+    if (package_repo / "solutions").is_dir() and package_repo / "solutions" not in folders:
+        folders.append(package_repo / "solutions")
+    return folders
+
+
+def find_solution(chapter: str, folders: list[Path] | None = None) -> Path:
+    folders = solution_folders() if folders is None else folders
+    for folder in folders:
+        found = sorted(Path(folder).glob(f"{chapter}_*.ipynb"))
+        if found:
+            return found[0]
+    where = ", ".join(str(f) for f in folders) or "no solutions/ folder found"
+    raise GradeError(
+        f"no solution notebook for chapter {chapter} (looked in {where}); "
+        "run from the course repository or pass --solution solutions/NN_topic.ipynb"
+    )
+
+
+def student_chapter(nb, path: Path) -> str | None:
+    """The chapter a student's notebook belongs to: metadata, file name, then answer cell ids."""
+    meta = nb.get("metadata", {}).get("kaibert", {})
+    if isinstance(meta, dict) and str(meta.get("chapter", "")).isdigit():
+        return f"{int(meta['chapter']):02d}"
+    m = re.search(r"(?:^|[^0-9])(\d{2})_[A-Za-z]", path.name)
+    if m:
+        return m.group(1)
+    return nbs.chapter_of(nb)
+
+
+# --- the graded notebook ---------------------------------------------------------------------
+
+
+def _first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def build_graded(solution, student) -> tuple[object, dict[str, str]]:
+    """The reference solution with the student's answer cells in it.
+
+    Answer cells are matched by cell id; then by their ``kaibert`` metadata (exercise and order);
+    then, for editors that drop both, by their first line (``def attention_scores(q, k):``).
+    Returns the notebook and, per answer cell id, where its source came from.
+    """
+    graded = nbs.clean(solution, keep_check_outputs=True)
+    by_id = {c.get("id"): c for c in student.cells if c.cell_type == "code"}
+    by_meta: dict[tuple, object] = {}
+    counts: dict[str, int] = {}
+    for cell in student.cells:
+        if nbs.is_answer(cell):
+            ex = nbs.exercise_of(cell)
+            by_meta[(ex, counts.get(ex, 0))] = cell
+            counts[ex] = counts.get(ex, 0) + 1
+    first_lines: dict[str, list] = {}
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            first_lines.setdefault(_first_line(cell.source), []).append(cell)
+
+    origin: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    execution = 0
+    for cell in graded.cells:
+        if nbs.is_check(cell):
+            execution += 1
+            cell.execution_count = execution  # nbval compares only cells that have run
+            continue
+        if not nbs.is_answer(cell):
+            continue
+        ex = nbs.exercise_of(cell)
+        index = seen.get(ex, 0)
+        seen[ex] = index + 1
+        stub = strip_solution(cell.source, ex, f"answer cell {cell.get('id')}")
+        mine = by_id.get(cell.get("id"))
+        how = "id"
+        if mine is None:
+            mine, how = by_meta.get((ex, index)), "metadata"
+        if mine is None:
+            candidates = first_lines.get(_first_line(stub), [])
+            if len(candidates) == 1 and _first_line(stub) and not _first_line(stub).startswith("raise "):
+                mine, how = candidates[0], "first line"
+        if mine is None:
+            cell.source = stub
+            origin[cell.get("id")] = "missing"
+        else:
+            cell.source = mine.source
+            origin[cell.get("id")] = how
+    graded.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    return graded, origin
+
+
+# --- running nbval ---------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE"))}
+    env.update(
+        PYTHONHASHSEED="0",
+        MPLBACKEND="Agg",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        TQDM_DISABLE="1",
+    )
+    return env
+
+
+def _stop(pid: int) -> None:
+    """Stop a process group we started (and its kernel) without touching anything else."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_nbval(notebook: Path, timeout: float, results: Path, limit: float) -> tuple[list[dict], str]:
+    """Run nbval on one notebook in its own pytest process and kernel; returns the cell records."""
+    ini = notebook.parent / "pytest.ini"
+    ini.write_text("[pytest]\n")
+    cmd = [
+        sys.executable, "-m", "pytest", str(notebook),
+        "-c", str(ini), "--rootdir", str(notebook.parent),
+        "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly", "-p", "kaibert.course.nbval_plugin",
+        "--nbval-lax", "--nbval-current-env",
+        "--nbval-sanitize-with", str(SANITIZE),
+        "--nbval-cell-timeout", f"{timeout:g}",
+        "--nbval-kernel-startup-timeout", f"{KERNEL_STARTUP:g}",
+        "--kaibert-results", str(results),
+        "-q", "--color=no", "-W", "ignore",
+    ]
+    log = notebook.parent / "pytest.log"
+    stopped = ""
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=notebook.parent, env=_env(), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            stopped = f"grading stopped after {limit:g} s"
+            _stop(proc.pid)
+            proc.wait()
+    records = []
+    if results.exists():
+        for line in results.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    for rec in records:  # the kernel runs in its own session: stop it if it outlived pytest
+        if "kernel_pid" in rec:
+            _stop_kernel(rec["kernel_pid"])
+    if not any("cell" in r for r in records) and not stopped:
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        stopped = "nbval did not run: " + (" | ".join(tail) or f"pytest exited with {proc.returncode}")
+    return records, stopped
+
+
+def _stop_kernel(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+KERNEL_GONE = ("not run: the kernel had stopped", "the kernel stopped answering", "ran longer than the time limit")
+
+
+def run_with_reruns(graded, solution, work: Path, name: str, timeout: float) -> tuple[list[dict], str]:
+    """Run nbval; when a cell kills the kernel (an endless loop that ignores interrupts, a crash),
+    run again with that exercise's answers emptied, so that one broken exercise costs only itself.
+    """
+    code = [c for c in graded.cells if c.cell_type == "code"]
+    limit = KERNEL_STARTUP + len(code) * (timeout + 10) + 30
+    final: dict[str, dict] = {}
+    extra: list[dict] = []
+    current = graded
+    stopped = ""
+    emptied: set[str] = set()
+    for attempt in range(len(nbs.exercises(graded)) + 1):
+        notebook = work / f"{name}{'' if attempt == 0 else f'_rerun{attempt}'}.ipynb"
+        nbs.write(current, notebook)
+        results = notebook.with_suffix(".jsonl")
+        results.unlink(missing_ok=True)
+        records, stopped = run_nbval(notebook, timeout, results, limit)
+        by_id = {r["id"]: r for r in records if "cell" in r}
+        extra = [r for r in records if "cell" in r and r["id"] is None]
+        # the first cell after which nothing ran properly
+        dead = next((i for i, c in enumerate(code) if c.get("id") not in by_id
+                     or by_id[c.get("id")].get("message", "").startswith(KERNEL_GONE[0])), None)
+        for i, cell in enumerate(code):
+            if dead is not None and i >= dead:
+                break
+            final.setdefault(cell.get("id"), by_id[cell.get("id")])
+        if dead is None:
+            break
+        culprit = code[dead - 1] if dead > 0 else None
+        culprit_rec = final.get(culprit.get("id")) if culprit is not None else None
+        exercise = nbs.exercise_of(culprit) if culprit is not None and nbs.role(culprit) else None
+        if exercise is None or exercise in emptied or culprit_rec is None or culprit_rec["passed"]:
+            for cell in code[dead:]:  # nothing to take out: report the rest as not run
+                if cell.get("id") in by_id:
+                    final.setdefault(cell.get("id"), by_id[cell.get("id")])
+            break
+        # take out the answers of this exercise (and of any that ran past the limit) and run again
+        emptied.add(exercise)
+        for cell in code:
+            rec = final.get(cell.get("id"))
+            if rec and nbs.role(cell) and "time limit" in rec.get("message", ""):
+                emptied.add(nbs.exercise_of(cell))
+        current = copy.deepcopy(current)
+        sol_cells = {c.get("id"): c for c in solution.cells}
+        for cell in current.cells:
+            if nbs.is_answer(cell) and nbs.exercise_of(cell) in emptied:
+                cell.source = strip_solution(sol_cells[cell.get("id")].source, exercise)
+        stopped = ""
+    return list(final.values()) + extra, stopped
+
+
+def _explain(message: str, exercise: str, where: str) -> str:
+    if "NotImplementedError" in message and f"Exercise {exercise}" in message:
+        return "not answered yet (the exercise stub still raises NotImplementedError)"
+    if message.startswith("got "):
+        return f"wrong result: {message}"
+    return f"{where} failed: {message}"
+
+
+def verdicts(graded, origin: dict[str, str], records: list[dict], stopped: str) -> tuple[list[ExerciseResult], list[str]]:
+    """Per exercise: passed when its answer cells and its check cell ran and the check matched."""
+    by_id = {r["id"]: r for r in records if "cell" in r}
+    not_run = f"not run ({stopped})" if stopped else "not run"
+    points = nbs.points(graded)
+    results = []
+    for ex in nbs.exercises(graded):
+        message = ""
+        for cell in graded.cells:
+            if nbs.exercise_of(cell) != ex or not nbs.is_answer(cell):
+                continue
+            rec = by_id.get(cell.get("id"))
+            if rec is None:
+                message = f"answer cell {cell.get('id')}: {not_run}"
+            elif not rec["passed"]:
+                message = _explain(rec.get("message", ""), ex, f"answer cell {cell.get('id')}")
+            if message:
+                break
+        if not message:
+            check = next(c for c in graded.cells if nbs.is_check(c) and nbs.exercise_of(c) == ex)
+            rec = by_id.get(check.get("id"))
+            if rec is None:
+                message = f"check cell {not_run}"
+            elif not rec["passed"]:
+                message = _explain(rec.get("message", ""), ex, "check cell")
+        missing = [c.get("id") for c in graded.cells if nbs.exercise_of(c) == ex and origin.get(c.get("id")) == "missing"]
+        if message and missing:
+            message = f"no answer cell {missing[0]} in the notebook (deleted or renamed?); the empty exercise failed"
+        results.append(ExerciseResult(ex, points.get(ex, 1), not message, message))
+    errors = []
+    code_cells = [c for c in graded.cells if c.cell_type == "code"]
+    for i, cell in enumerate(code_cells):
+        if nbs.role(cell):
+            continue
+        rec = by_id.get(cell.get("id"))
+        if rec is not None and not rec["passed"]:
+            errors.append(f"plain cell {cell.get('id')} failed: {rec.get('message', '')}")
+    setup_failures = [r for r in records if "cell" in r and not r["passed"] and "did not start" in r.get("message", "")]
+    if setup_failures and setup_failures[0]["message"] not in errors:
+        errors.insert(0, setup_failures[0]["message"])
+    if stopped and stopped not in " ".join(errors):
+        errors.append(stopped)
+    return results, errors
+
+
+def grade(student_path: str | Path, solution_path: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT,
+          keep: Path | None = None) -> Grade:
+    """Grade one student notebook; raises GradeError when it cannot be graded at all."""
+    start = time.monotonic()
+    student_path = Path(student_path)
+    try:
+        student = nbs.read(student_path)
+    except nbs.NotebookError as err:
+        raise GradeError(str(err)) from None
+    chapter = student_chapter(student, student_path)
+    if solution_path is None:
+        if chapter is None:
+            raise GradeError(
+                f"{student_path}: cannot tell which chapter this notebook is for (no kaibert metadata, "
+                "no NN_ file name, no exercise cells); pass --solution solutions/NN_topic.ipynb"
+            )
+        solution_path = find_solution(chapter)
+    solution_path = Path(solution_path)
+    solution = nbs.read(solution_path)
+    solution_chapter = nbs.chapter_of(solution, solution_path)
+    if chapter is not None and solution_chapter is not None and chapter != solution_chapter:
+        raise GradeError(
+            f"{student_path}: this notebook is for chapter {chapter}, the solution {solution_path.name} "
+            f"is for chapter {solution_chapter}"
+        )
+    try:
+        graded, origin = build_graded(solution, student)
+    except ExerciseError as err:
+        raise GradeError(f"{solution_path}: {err}") from None
+
+    with tempfile.TemporaryDirectory(prefix="kaibert-grade-") as tmp:
+        work = Path(keep) if keep else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        records, stopped = run_with_reruns(graded, solution, work, f"graded_{solution_chapter or chapter}", timeout)
+    exercises, errors = verdicts(graded, origin, records, stopped)
+    if all(v == "missing" for v in origin.values()) and origin:
+        errors.insert(0, f"no answer cells of chapter {solution_chapter} found: is this the right notebook?")
+    return Grade(
+        notebook=str(student_path),
+        solution=str(solution_path),
+        chapter=solution_chapter or chapter or "",
+        exercises=exercises,
+        errors=errors,
+        seconds=round(time.monotonic() - start, 1),
+    )
+
+
+# --- printing --------------------------------------------------------------------------------
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def table(result: Grade) -> str:
+    rows = [("exercise", "points", "result", "message")]
+    for r in result.exercises:
+        rows.append((r.exercise, _num(r.points), "pass" if r.passed else "FAIL", r.message))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        f"Chapter {result.chapter}: {result.notebook} graded against {result.solution}",
+        "",
+    ]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
+    lines.append("")
+    for error in result.errors:
+        lines.append(f"notebook error: {error}")
+    passed = sum(r.passed for r in result.exercises)
+    lines.append(
+        f"score: {_num(result.score)}/{_num(result.total)} points; {passed} of {len(result.exercises)} exercises pass"
+    )
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="kaibert-grade",
+        description="Grade an exercise notebook: the reference checks run on your answers, one row per exercise.",
+    )
+    parser.add_argument("notebook", type=Path, help="the exercise notebook to grade (NN_topic.ipynb)")
+    parser.add_argument("--solution", type=Path, default=None,
+                        help="reference solution notebook (default: solutions/NN_*.ipynb of the notebook's chapter)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"seconds each cell may run (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the graded notebook and nbval's log in this folder")
+    args = parser.parse_args(argv)
+    try:
+        result = grade(args.notebook, args.solution, args.timeout, keep=args.keep)
+    except GradeError as err:
+        print(f"cannot grade: {err}", file=sys.stderr)
+        return 2
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""Grading one notebook: the graded notebook is built right, noise never decides, verdicts are right."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kaibert.course import exercises, grade, notebooks as nbs
+from kaibert.course.nbval_plugin import _compared
+
+FIXTURES = Path(__file__).parent / "fixtures" / "course"
+TOY = FIXTURES / "solutions" / "90_toy.ipynb"
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """The toy solution and the exercise notebook generated from it."""
+    root = tmp_path_factory.mktemp("toy")
+    (root / "solutions").mkdir()
+    shutil.copy(TOY, root / "solutions" / TOY.name)
+    exercises.generate(root)
+    return root / "solutions" / TOY.name, root / "exercises" / TOY.name
+
+
+def student_from(path, answers=None, drop=(), edit=None, name="90_toy.ipynb", folder=None):
+    """A student's notebook: the exercise notebook with some cells answered, dropped or edited."""
+    nb = nbs.read(path)
+    for cell in nb.cells:
+        if answers and cell.get("id") in answers:
+            cell.source = answers[cell.get("id")]
+        if edit and cell.get("id") in edit:
+            cell.source = edit[cell.get("id")]
+    nb.cells = [c for c in nb.cells if c.get("id") not in drop]
+    out = Path(folder) / name
+    nbs.write(nb, out)
+    return out
+
+
+# --- building the graded notebook ------------------------------------------------------------
+
+
+def test_graded_notebook_takes_only_answer_cells_from_the_student(toy):
+    solution_path, exercise_path = toy
+    student = nbs.read(exercise_path)
+    cells = {c.id: c for c in student.cells}
+    cells["ex90-1-answer"].source = "def square(x):\n    return x ** 2"
+    cells["ex90-1-check"].source = 'print("[90.1] first: 6.25")'  # a student "fixing" the check
+    cells["imports"].source = "import os"
+    student.cells = [c for c in student.cells if c.id not in ("ex90-2-check", "ex90-3-answer")]
+    graded, origin = grade.build_graded(nbs.read(solution_path), student)
+    solution = {c.id: c for c in nbs.read(solution_path).cells}
+    by_id = {c.id: c for c in graded.cells}
+    assert by_id["ex90-1-answer"].source == "def square(x):\n    return x ** 2"
+    assert by_id["ex90-1-check"].source == solution["ex90-1-check"].source
+    assert by_id["ex90-1-check"].outputs == solution["ex90-1-check"].outputs
+    assert by_id["ex90-2-check"].source == solution["ex90-2-check"].source  # deleted, still there
+    assert by_id["imports"].source == solution["imports"].source
+    assert 'NotImplementedError("Exercise 90.3' in by_id["ex90-3-answer"].source
+    assert origin == {"ex90-1-answer": "id", "ex90-2-answer": "id", "ex90-2-answer-b": "id", "ex90-3-answer": "missing"}
+    # nbval compares only cells with an execution count: every check cell has one
+    assert all(c.execution_count for c in nbs.check_cells(graded))
+    assert [c.id for c in graded.cells] == [c.id for c in nbs.read(solution_path).cells]
+
+
+def test_answers_are_found_without_cell_ids(toy):
+    """Editors that drop cell ids (Colab saves nbformat 4.0) still get their answers graded."""
+    solution_path, exercise_path = toy
+    raw = json.loads(exercise_path.read_text())
+    raw["nbformat_minor"] = 0
+    for cell in raw["cells"]:
+        cell.pop("id", None)
+        if cell["metadata"].get("kaibert", {}).get("exercise") == "90.3":
+            cell["metadata"] = {}  # metadata lost too: matched by the first line
+            if cell["source"][0].startswith("def count_words"):
+                cell["source"] = ["def count_words(text):\n", "    return {}"]
+        if "".join(cell["source"]).startswith("def variance"):
+            cell["source"] = ["def variance(xs):\n", "    return 0.0"]
+    student = nbs.reads(json.dumps(raw))
+    graded, origin = grade.build_graded(nbs.read(solution_path), student)
+    by_id = {c.id: c for c in graded.cells}
+    assert origin["ex90-2-answer-b"] == "metadata"
+    assert by_id["ex90-2-answer-b"].source == "def variance(xs):\n    return 0.0"
+    assert origin["ex90-3-answer"] == "first line"
+    assert by_id["ex90-3-answer"].source == "def count_words(text):\n    return {}"
+
+
+def test_chapter_comes_from_metadata_then_file_name_then_cell_ids(toy, tmp_path):
+    _, exercise_path = toy
+    nb = nbs.read(exercise_path)
+    assert grade.student_chapter(nb, Path("whatever.ipynb")) == "90"
+    del nb.metadata["kaibert"]
+    assert grade.student_chapter(nb, Path("Copy of 03_attention.ipynb")) == "03"
+    assert grade.student_chapter(nb, Path("homework.ipynb")) == "90"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("{oops", "invalid JSON"), ('{"a": 1}', "JSON without a 'cells' list"), (b"\x89PNG\x00\xff", "not UTF-8")],
+)
+def test_unreadable_notebooks_get_a_clear_error(tmp_path, toy, content, message):
+    path = tmp_path / "90_toy.ipynb"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(grade.GradeError, match=re.escape(message)):
+        grade.grade(path, toy[0])
+
+
+def test_a_notebook_of_another_chapter_is_refused(tmp_path, toy):
+    nb = nbs.read(toy[1])
+    nb.metadata["kaibert"]["chapter"] = "04"
+    nbs.write(nb, tmp_path / "04_multi_head_attention.ipynb")
+    with pytest.raises(grade.GradeError, match="this notebook is for chapter 04, the solution 90_toy.ipynb is for chapter 90"):
+        grade.grade(tmp_path / "04_multi_head_attention.ipynb", toy[0])
+
+
+def test_missing_solution_names_the_fix(tmp_path):
+    with pytest.raises(grade.GradeError, match="no solution notebook for chapter 77.*--solution"):
+        grade.find_solution("77", [tmp_path])
+
+
+# --- what is compared ------------------------------------------------------------------------
+
+
+def sanitize(text):
+    from nbval.plugin import get_sanitize_patterns
+
+    for regex, replace in get_sanitize_patterns(grade.SANITIZE.read_text()):
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def test_sanitizing_keeps_only_summary_lines():
+    reference = "[03.2] shape: (2, 5)\n[03.2] mean: 0.1234\ncheck: exercise 03.2 matches the reference\n"
+    noisy = (
+        "debug <torch.Tensor object at 0x7f3a2c1d9e80>\n"
+        " 40%|####      | 4/10 [00:01<00:02, 3.10it/s]\n"
+        "[03.2] shape: (2, 5)\n<Figure size 640x480 with 1 Axes>\n"
+        '<div id="bertviz-0123456789abcdef0123456789abcdef"></div>\n'
+        "[03.2] mean: 0.1234\ncheck: exercise 03.2 differs from the reference: got '?', expected '?'"
+    )
+    assert sanitize(noisy) == sanitize(reference) == "[03.2] shape: (2, 5)\n[03.2] mean: 0.1234\n"
+
+
+def test_sanitizing_keeps_a_wrong_value_wrong():
+    assert sanitize("[03.2] mean: 0.1235\n") != sanitize("[03.2] mean: 0.1234\n")
+    assert sanitize("[03.2] obj: <A at 0x7f00aa>\n") == sanitize("[03.2] obj: <A at 0x7f11bb>\n")
+
+
+def test_stderr_and_displays_are_never_compared():
+    import nbformat
+
+    outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: slow\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "<Figure>"}),
+        nbformat.v4.new_output("stream", name="stdout", text="[01.1] n: 3\n"),
+    ]
+    assert [o.get("name") for o in _compared(outputs)] == ["stdout"]
+
+
+# --- verdicts from cell records (no kernel) --------------------------------------------------
+
+
+def records(**by_id):
+    return [{"cell": i, "id": k.replace("_", "-"), **v} for i, (k, v) in enumerate(by_id.items())]
+
+
+def test_verdicts_map_cells_to_exercises(toy):
+    graded, origin = grade.build_graded(nbs.read(toy[0]), nbs.read(toy[0]))
+    ok = {"passed": True}
+    recs = records(
+        imports=ok, ex90_1_answer=ok, ex90_1_check={"passed": False, "message": "got '[90.1] first: 6.5', expected '[90.1] first: 6.25'"},
+        ex90_2_answer={"passed": False, "message": "SyntaxError: invalid syntax"}, ex90_2_answer_b=ok, ex90_2_check=ok,
+        ex90_3_answer=ok, ex90_3_check=ok,
+    )
+    results, errors = grade.verdicts(graded, origin, recs, "")
+    assert [(r.exercise, r.points, r.passed) for r in results] == [("90.1", 1, False), ("90.2", 2, False), ("90.3", 1, True)]
+    assert results[0].message == "wrong result: got '[90.1] first: 6.5', expected '[90.1] first: 6.25'"
+    assert results[1].message == "answer cell ex90-2-answer failed: SyntaxError: invalid syntax"
+    assert errors == []
+
+
+def test_a_failing_plain_cell_is_a_notebook_error(toy):
+    graded, origin = grade.build_graded(nbs.read(toy[0]), nbs.read(toy[0]))
+    recs = records(imports={"passed": False, "message": "ModuleNotFoundError: No module named 'kaibert'"})
+    results, errors = grade.verdicts(graded, origin, recs, "grading stopped after 10 s")
+    assert errors == ["plain cell imports failed: ModuleNotFoundError: No module named 'kaibert'", "grading stopped after 10 s"]
+    assert all(not r.passed and "not run (grading stopped after 10 s)" in r.message for r in results)
+
+
+def test_table_is_readable(toy):
+    result = grade.Grade("me.ipynb", "solutions/90_toy.ipynb", "90", [
+        grade.ExerciseResult("90.1", 1, True), grade.ExerciseResult("90.2", 2, False, "wrong result: got 'a', expected 'b'"),
+    ])
+    assert grade.table(result).splitlines() == [
+        "Chapter 90: me.ipynb graded against solutions/90_toy.ipynb",
+        "",
+        "exercise  points  result  message",
+        "90.1      1       pass",
+        "90.2      2       FAIL    wrong result: got 'a', expected 'b'",
+        "",
+        "score: 1/3 points; 1 of 2 exercises pass",
+    ]
+
+
+# --- real grading runs (a kernel each) -------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("course-grade")
+def test_the_solution_passes_and_the_exercise_fails(toy, capsys):
+    solution_path, exercise_path = toy
+    assert grade.main([str(solution_path), "--solution", str(solution_path)]) == 0
+    out = capsys.readouterr().out
+    assert "score: 4/4 points; 3 of 3 exercises pass" in out
+    assert grade.main([str(exercise_path), "--solution", str(solution_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAIL    not answered yet (the exercise stub still raises NotImplementedError)") == 3
+    assert "score: 0/4 points" in out
+
+
+NOISY_SQUARE = '''import sys
+def square(x):
+    """x squared, written differently, printing noise on every call."""
+    print("working on", object(), file=sys.stderr)
+    print("\\r 50%|#####     | 1/2 [00:00<00:00, 9.90it/s]")
+    print("debug:", object())
+    return x ** 2'''
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("course-grade")
+def test_noise_edits_and_deletions(toy, tmp_path):
+    solution_path, exercise_path = toy
+    student = student_from(
+        exercise_path,
+        answers={
+            "ex90-1-answer": NOISY_SQUARE,
+            "ex90-2-answer": "def mean(xs):\n    return sum(xs) / len(xs)",
+            # the classic mistake: sample variance instead of population variance
+            "ex90-2-answer-b": "def variance(xs):\n    m = mean(xs)\n    return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)",
+        },
+        # the student prints the expected lines in the check cell and deletes 90.3's answer
+        edit={"ex90-2-check": 'print("[90.2] mean: 0.9453")\nprint("[90.2] variance: 2.5461")'},
+        drop=("ex90-3-answer",),
+        folder=tmp_path,
+    )
+    result = grade.grade(student, solution_path)
+    verdict = {r.exercise: (r.passed, r.message) for r in result.exercises}
+    assert verdict["90.1"] == (True, "")
+    assert verdict["90.2"] == (False, "wrong result: got '[90.2] variance: 2.829', expected '[90.2] variance: 2.5461'")
+    assert verdict["90.3"][0] is False and "no answer cell ex90-3-answer in the notebook" in verdict["90.3"][1]
+    assert result.errors == [] and result.score == 1
