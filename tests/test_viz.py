@@ -119,3 +119,49 @@ def test_bad_input_says_what_to_do(attention, tokens, message):
 def test_bad_sentence_b_start():
     with pytest.raises(ValueError, match="between 1 and 7"):
         model_view(attentions(), TOKENS, sentence_b_start=8)
+
+
+# --- the computational-graph diagram -------------------------------------------------------
+
+SMALL = dict(vocab_size=99, hidden_size=48, num_hidden_layers=3, num_attention_heads=4, intermediate_size=80,
+             max_position_embeddings=40, type_vocab_size=3)
+
+
+@pytest.mark.parametrize("kv_heads", [None, 2, 1])
+def test_diagram_parameter_counts_match_the_model(kv_heads):
+    from kaibert import BertConfig, BertForMaskedLM, BertModel
+    from kaibert.course.diagrams import parameter_counts
+
+    config = BertConfig(**SMALL, num_key_value_heads=kv_heads)
+    counts = parameter_counts(config)
+    n_model = sum(p.numel() for p in BertModel(config).parameters())
+    mlm = BertForMaskedLM(config)
+    own = {id(p) for p in mlm.mlm_head.parameters()} - {id(mlm.bert.embeddings.word_embeddings.weight)}
+    assert counts["bert_model"] == n_model
+    assert counts["mlm_head"] == sum(p.numel() for p in mlm.parameters() if id(p) in own)  # decoder is tied
+    assert counts["encoder"] == 3 * counts["layer"]
+
+
+def test_diagram_labels_come_from_the_config():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kaibert import BertConfig
+    from kaibert.course.diagrams import draw_bert_graph
+
+    fig = draw_bert_graph(BertConfig(**SMALL, num_key_value_heads=2))
+    texts = " | ".join(t.get_text() for t in fig.axes[0].texts) + fig.axes[0].get_title()
+    for label in ("(B, T, 48)", "(B, 4, T, T)", "encoder layer × 3", "99 × 48", "40 × 48", "3 × 48",
+                  "Linear 48 → 80", "logits (B, T, 99)", "2 key/value heads", "4 heads × 12"):
+        assert label in texts, label
+    fig.canvas.draw()  # renders without error
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_diagram_rejects_what_is_not_a_config():
+    from kaibert.course.diagrams import draw_bert_graph
+
+    with pytest.raises(TypeError, match="needs a BertConfig"):
+        draw_bert_graph({"hidden_size": 768})

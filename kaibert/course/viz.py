@@ -38,7 +38,8 @@ class AttentionView(HTML):
         """Write the view as a standalone HTML page (opens in a browser with no network)."""
         path = Path(path)
         path.write_text(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Attention</title></head>\n"
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Attention</title>"
+            '<link rel="icon" href="data:,"></head>\n'
             f"<body>\n{self.data}\n</body></html>\n",
             encoding="utf-8",
         )
