@@ -1,0 +1,312 @@
+"""Grade a whole class: a folder of submissions in, a CSV gradebook and feedback files out.
+
+    kaibert-grade-class submissions/ --out gradebook.csv --feedback-dir feedback/ --jobs 2
+
+``submissions/`` holds one entry per student, named however the students or the LMS named it:
+a folder (with one notebook per assigned chapter) or a single notebook file. Every notebook is
+graded by ``kaibert.course.grade`` in its own pytest process and kernel, against the reference
+solution of its chapter. Broken submissions (not a notebook, invalid JSON, a cell that raises or
+loops forever, the wrong chapter, nothing at all) get a row that says so; the run goes on.
+
+Which chapters are assigned: ``--chapters 01 03``, or else every chapter that at least half of
+the students handed in. Rows are sorted, so the result does not depend on the order of grading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from kaibert.course import grade as grading
+from kaibert.course import notebooks as nbs
+
+IGNORED = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
+COLUMNS = ["student", "exercise", "passed", "points", "max_points", "message"]
+
+
+@dataclass(frozen=True)
+class Row:
+    student: str
+    exercise: str
+    passed: bool
+    points: float
+    max_points: float
+    message: str
+
+    def csv(self) -> list:
+        return [self.student, self.exercise, "yes" if self.passed else "no",
+                f"{self.points:g}", f"{self.max_points:g}", self.message]
+
+
+@dataclass
+class Found:
+    """One file of a submission, read but not run."""
+
+    path: Path
+    chapter: str | None = None
+    problem: str | None = None  # why it cannot be graded (not a notebook, ...)
+
+
+def students(folder: Path) -> dict[str, Path]:
+    """Student name -> their folder or file; the name is the entry's name without .ipynb."""
+    if not folder.is_dir():
+        raise SystemExit(f"{folder} is not a folder; pass the folder that holds one entry per student")
+    found = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or entry.name in IGNORED:
+            continue
+        name = entry.name[: -len(".ipynb")] if entry.is_file() and entry.name.endswith(".ipynb") else entry.name
+        found[name] = entry
+    return found
+
+
+def files_of(entry: Path) -> list[Path]:
+    if entry.is_file():
+        return [entry]
+    return sorted(
+        p for p in entry.rglob("*")
+        if p.is_file() and not any(part.startswith(".") or part in IGNORED for part in p.relative_to(entry).parts)
+    )
+
+
+def survey(entry: Path) -> list[Found]:
+    """Read (never run) every file of a submission and say which chapter each notebook is."""
+    found = []
+    for path in files_of(entry):
+        if path.suffix != ".ipynb" and entry.is_dir():
+            kind = f"a {path.suffix} file" if path.suffix else "a file without extension"
+            found.append(Found(path, None, f"not a notebook ({kind})"))
+            continue
+        try:
+            nb = nbs.read(path)
+        except nbs.NotebookError as err:
+            chapter = re.search(r"(?:^|[^0-9])(\d{2})_[A-Za-z]", path.name)
+            why = str(err).split(": ", 1)[-1]
+            if path.suffix != ".ipynb":
+                why = f"not a notebook (a {path.suffix} file)" if path.suffix else "not a notebook"
+            found.append(Found(path, chapter.group(1) if chapter else None, why))
+            continue
+        chapter = grading.student_chapter(nb, path)
+        found.append(Found(path, chapter, None if chapter else "cannot tell which chapter this notebook is for"))
+    return found
+
+
+def assigned_chapters(surveys: dict[str, list[Found]], available: set[str]) -> list[str]:
+    """Chapters at least half of the students handed in a readable notebook for."""
+    counts: dict[str, int] = {}
+    for found in surveys.values():
+        for ch in {f.chapter for f in found if f.chapter and not f.problem}:
+            counts[ch] = counts.get(ch, 0) + 1
+    half = max(1, (len(surveys) + 1) // 2)
+    return sorted(ch for ch, n in counts.items() if n >= half and ch in available)
+
+
+def solution_exercises(solution: Path) -> list[tuple[str, float]]:
+    nb = nbs.read(solution)
+    points = nbs.points(nb)
+    return [(ex, points[ex]) for ex in nbs.exercises(nb)]
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return path.name
+
+
+def rows_for(student: str, entry: Path, found: list[Found], chapters: list[str], solutions: dict[str, Path],
+             graded: dict[Path, grading.Grade | str], root: Path) -> list[Row]:
+    """The gradebook rows of one student, from what was found and what was graded."""
+    rows: list[Row] = []
+    if not found:
+        what = "an empty folder" if entry.is_dir() else "no file"
+        for ch in chapters:
+            for ex, pts in solution_exercises(solutions[ch]):
+                rows.append(Row(student, ex, False, 0, pts, f"no notebook submitted ({what})"))
+        return rows
+    unreadable = [f for f in found if f.problem]
+    for ch in chapters:
+        mine = [f for f in found if f.chapter == ch and not f.problem]
+        exercises = solution_exercises(solutions[ch])
+        if not mine:
+            broken = [f for f in unreadable if f.chapter in (ch, None)]
+            if broken:
+                why = "; ".join(f"{_display(f.path, root)}: {f.problem}" for f in broken)
+                message = f"not graded: {why}"
+            else:
+                message = f"no notebook for chapter {ch} submitted"
+            rows += [Row(student, ex, False, 0, pts, message) for ex, pts in exercises]
+            continue
+        chosen = mine[0]
+        for extra in mine[1:]:
+            rows.append(Row(student, f"{ch} notebook", False, 0, 0,
+                            f"also handed in {_display(extra.path, root)} for chapter {ch}; graded "
+                            f"{_display(chosen.path, root)} only"))
+        result = graded.get(chosen.path)
+        if isinstance(result, grading.Grade):
+            for r in result.exercises:
+                rows.append(Row(student, r.exercise, r.passed, r.earned, r.points, r.message))
+            for error in result.errors:
+                rows.append(Row(student, f"{ch} notebook", False, 0, 0, error))
+        else:
+            message = f"not graded: {result or 'grading did not finish'}"
+            rows += [Row(student, ex, False, 0, pts, message) for ex, pts in exercises]
+    for f in found:
+        if f.chapter and f.chapter not in chapters and not f.problem:
+            rows.append(Row(student, f"{f.chapter} notebook", False, 0, 0,
+                            f"{_display(f.path, root)} is a chapter {f.chapter} notebook, not part of this "
+                            f"assignment (chapters {', '.join(chapters) or 'none'}); not graded"))
+        elif f.problem and f.chapter is None and not chapters:
+            rows.append(Row(student, "notebook", False, 0, 0, f"{_display(f.path, root)}: {f.problem}"))
+    return sorted(rows, key=lambda r: (nbs.natural_key(r.exercise), r.message))
+
+
+def grade_class(folder: Path, chapters: list[str] | None = None, solutions_dir: Path | None = None,
+                timeout: float = grading.DEFAULT_TIMEOUT, jobs: int = 1, log=print) -> list[Row]:
+    """Grade every submission in ``folder``; returns the sorted rows of the gradebook."""
+    entries = students(folder)
+    folders = [solutions_dir] if solutions_dir else grading.solution_folders()
+    available: dict[str, Path] = {}
+    for sol_folder in folders:
+        for path in nbs.iter_notebooks(sol_folder):
+            m = re.match(r"^(\d{2})_", path.name)
+            if m:
+                available.setdefault(m.group(1), path)
+    surveys = {name: survey(entry) for name, entry in entries.items()}
+    if chapters:
+        missing = [ch for ch in chapters if ch not in available]
+        if missing:
+            raise SystemExit(f"no solution notebook for chapter(s) {', '.join(missing)} in {', '.join(map(str, folders))}")
+        chapters = sorted(chapters)
+    else:
+        chapters = assigned_chapters(surveys, set(available))
+    log(f"{len(entries)} submissions; chapters graded: {', '.join(chapters) or 'none found'}")
+
+    todo = []
+    for name, found in surveys.items():
+        for ch in chapters:
+            mine = [f for f in found if f.chapter == ch and not f.problem]
+            if mine:
+                todo.append((name, mine[0].path, available[ch]))
+
+    def run(job):
+        name, path, solution = job
+        try:
+            result = grading.grade(path, solution, timeout)
+        except grading.GradeError as err:
+            result = str(err).replace(f"{path}: ", "")
+        except Exception as err:  # the class goes on whatever one notebook does
+            result = f"grading failed: {type(err).__name__}: {err}"
+        if isinstance(result, grading.Grade):
+            log(f"  {name}: chapter {result.chapter}, {result.score:g}/{result.total:g} points ({result.seconds:g} s)")
+        else:
+            log(f"  {name}: {result}")
+        return path, result
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        graded = dict(pool.map(run, todo))
+    rows = []
+    for name, entry in entries.items():
+        rows += rows_for(name, entry, surveys[name], chapters, available, graded, folder)
+    return sorted(rows, key=lambda r: (r.student, nbs.natural_key(r.exercise), r.message))
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+def write_csv(rows: list[Row], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        for row in rows:
+            writer.writerow(row.csv())
+
+
+def summary(rows: list[Row]) -> str:
+    """Students x exercises: points earned per exercise, and the total."""
+    exercises = sorted({r.exercise for r in rows if re.match(r"^\d{2}\.\d+$", r.exercise)}, key=nbs.natural_key)
+    names = sorted({r.student for r in rows})
+    cell = {(r.student, r.exercise): r for r in rows}
+    header = ["student", *exercises, "total", "notes"]
+    table = [header]
+    for name in names:
+        mine = [r for r in rows if r.student == name]
+        line = [name]
+        for ex in exercises:
+            r = cell.get((name, ex))
+            line.append("-" if r is None else f"{r.points:g}/{r.max_points:g}")
+        earned = sum(r.points for r in mine)
+        possible = sum(r.max_points for r in mine)
+        line.append(f"{earned:g}/{possible:g}")
+        notes = [r.message for r in mine if not re.match(r"^\d{2}\.\d+$", r.exercise)]
+        not_graded = {r.message for r in mine if r.message.startswith(("not graded", "no notebook"))}
+        line.append("; ".join(sorted(not_graded) + notes)[:100])
+        table.append(line)
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    return "\n".join(
+        ("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1]).rstrip() for row in table
+    )
+
+
+def feedback_markdown(student: str, rows: list[Row]) -> str:
+    mine = [r for r in rows if r.student == student]
+    earned = sum(r.points for r in mine)
+    possible = sum(r.max_points for r in mine)
+    lines = [f"# Feedback for {student}", "", f"Score: **{earned:g} / {possible:g} points**.", "",
+             "| exercise | result | points | what to look at |", "|---|---|---|---|"]
+    for r in mine:
+        result = "pass" if r.passed else "not passed"
+        message = r.message.replace("|", "\\|") or "-"
+        lines.append(f"| {r.exercise} | {result} | {r.points:g}/{r.max_points:g} | {message} |")
+    lines += [
+        "",
+        "Every exercise is graded by running the reference check cell on your answer cells and comparing its",
+        "summary lines with the reference. Grade yourself before you hand in: `kaibert-grade NN_topic.ipynb`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "student"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="kaibert-grade-class",
+        description="Grade a folder of submissions (one folder or notebook per student) into a CSV gradebook.",
+    )
+    parser.add_argument("submissions", type=Path, help="folder with one entry per student")
+    parser.add_argument("--out", type=Path, default=Path("gradebook.csv"), help="CSV to write (default gradebook.csv)")
+    parser.add_argument("--feedback-dir", type=Path, default=None, help="write one feedback markdown file per student here")
+    parser.add_argument("--chapters", nargs="+", default=None, metavar="NN",
+                        help="assigned chapters (default: those at least half of the students handed in)")
+    parser.add_argument("--solutions", type=Path, default=None, help="folder of solution notebooks (default: solutions/)")
+    parser.add_argument("--timeout", type=float, default=grading.DEFAULT_TIMEOUT,
+                        help=f"seconds each cell may run (default {grading.DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
+    args = parser.parse_args(argv)
+    chapters = [f"{int(c):02d}" if c.isdigit() else c for c in args.chapters] if args.chapters else None
+    rows = grade_class(args.submissions, chapters, args.solutions, args.timeout, args.jobs,
+                       log=lambda line: print(line, flush=True))
+    write_csv(rows, args.out)
+    print()
+    print(summary(rows))
+    print()
+    print(f"wrote {args.out} ({len(rows)} rows)")
+    if args.feedback_dir:
+        args.feedback_dir.mkdir(parents=True, exist_ok=True)
+        for student in sorted({r.student for r in rows}):
+            (args.feedback_dir / f"{safe_name(student)}.md").write_text(feedback_markdown(student, rows), encoding="utf-8")
+        print(f"wrote feedback for {len({r.student for r in rows})} students to {args.feedback_dir}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

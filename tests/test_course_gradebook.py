@@ -1,0 +1,128 @@
+"""Grading a class: every kind of broken submission gets a clear row, never a crash or a hang."""
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kaibert.course import exercises, gradebook, notebooks as nbs
+
+FIXTURES = Path(__file__).parent / "fixtures" / "course"
+TOY = FIXTURES / "solutions" / "90_toy.ipynb"
+
+WRONG_VARIANCE = "def variance(xs):\n    m = mean(xs)\n    return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)"
+
+
+def answered(exercise_nb, answers, chapter=None):
+    nb = nbs.read(exercise_nb)
+    for cell in nb.cells:
+        if cell.get("id") in answers:
+            cell.source = answers[cell.get("id")]
+    if chapter:
+        nb.metadata["kaibert"]["chapter"] = chapter
+    return nb
+
+
+def make_class(root: Path) -> Path:
+    """A class of toy submissions: two good ones and every broken kind there is."""
+    (root / "solutions").mkdir()
+    shutil.copy(TOY, root / "solutions" / TOY.name)
+    exercises.generate(root)
+    exercise_nb = root / "exercises" / TOY.name
+    solution = nbs.read(root / "solutions" / TOY.name)
+    subs = root / "submissions"
+    subs.mkdir()
+    # alice: the reference answers, in a folder with a stray PDF
+    nbs.write(solution, subs / "alice" / "90_toy.ipynb")
+    (subs / "alice" / "notes.pdf").write_bytes(b"%PDF-1.4")
+    # bob: hands in the untouched exercise notebook, as a single file under his own name
+    shutil.copy(exercise_nb, subs / "bob.ipynb")
+    # carol: one cell raises, one loops forever, one is right
+    nbs.write(answered(exercise_nb, {
+        "ex90-1-answer": "def square(x):\n    return x * x",
+        "ex90-2-answer": "def mean(xs):\n    return 1 / 0",
+        "ex90-3-answer": "def count_words(text):\n    while True:\n        pass",
+    }), subs / "carol" / "my work" / "Copy of 90_toy.ipynb")
+    # dave: not a notebook at all
+    (subs / "dave.txt").write_text("I could not open the notebook, sorry")
+    # erin: a notebook file with broken JSON
+    (subs / "erin").mkdir()
+    (subs / "erin" / "90_toy.ipynb").write_text('{"cells": [')
+    # frank: a notebook from another chapter
+    nbs.write(answered(exercise_nb, {}, chapter="04"), subs / "frank" / "04_multi_head_attention.ipynb")
+    # gina: an empty folder
+    (subs / "gina").mkdir()
+    # harry: a classic mistake in 90.2
+    nbs.write(answered(exercise_nb, {
+        "ex90-1-answer": "def square(x):\n    return x ** 2",
+        "ex90-2-answer": "def mean(xs):\n    return sum(xs) / len(xs)",
+        "ex90-2-answer-b": WRONG_VARIANCE,
+        "ex90-3-answer": "from collections import Counter\ndef count_words(text):\n    return dict(Counter(text.lower().split()))",
+    }), subs / "harry" / "90_toy.ipynb")
+    return subs
+
+
+def test_assigned_chapters_follow_the_majority(tmp_path):
+    found = {
+        "a": [gradebook.Found(Path("a.ipynb"), "03")],
+        "b": [gradebook.Found(Path("b.ipynb"), "03"), gradebook.Found(Path("c.ipynb"), "04")],
+        "c": [gradebook.Found(Path("d.ipynb"), "05")],
+        "d": [gradebook.Found(Path("e.ipynb"), None, "not a notebook")],
+    }
+    assert gradebook.assigned_chapters(found, {"03", "04", "05"}) == ["03", "04"]
+    assert gradebook.assigned_chapters(found, {"04"}) == ["04"]
+
+
+def test_summary_and_feedback_format():
+    rows = [
+        gradebook.Row("ann", "90.1", True, 1, 1, ""),
+        gradebook.Row("ann", "90.2", False, 0, 2, "wrong result: got 'a', expected 'b'"),
+        gradebook.Row("ben", "90.1", False, 0, 1, "no notebook for chapter 90 submitted"),
+        gradebook.Row("ben", "90.2", False, 0, 2, "no notebook for chapter 90 submitted"),
+    ]
+    assert gradebook.summary(rows).splitlines() == [
+        "student  90.1  90.2  total  notes",
+        "ann      1/1   0/2   1/3",
+        "ben      0/1   0/2   0/3    no notebook for chapter 90 submitted",
+    ]
+    md = gradebook.feedback_markdown("ann", rows)
+    assert "Score: **1 / 3 points**." in md
+    assert "| 90.2 | not passed | 0/2 | wrong result: got 'a', expected 'b' |" in md
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("course-gradebook")
+def test_a_class_with_every_kind_of_broken_submission(tmp_path, capsys):
+    subs = make_class(tmp_path)
+    out, feedback = tmp_path / "gradebook.csv", tmp_path / "feedback"
+    code = gradebook.main([str(subs), "--out", str(out), "--feedback-dir", str(feedback),
+                           "--solutions", str(tmp_path / "solutions"), "--timeout", "30", "--jobs", "2"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["student", "exercise", "passed", "points", "max_points", "message"]
+    got = {(r["student"], r["exercise"]): (r["passed"], r["points"], r["message"]) for r in rows}
+
+    for ex, pts in (("90.1", "1"), ("90.2", "2"), ("90.3", "1")):
+        assert got[("alice", ex)] == ("yes", pts, "")
+        assert got[("bob", ex)][:2] == ("no", "0") and "not answered yet" in got[("bob", ex)][2]
+        assert got[("dave.txt", ex)][2].startswith("not graded: dave.txt: not a notebook")
+        assert got[("erin", ex)][2].startswith("not graded: erin/90_toy.ipynb: not a notebook (invalid JSON")
+        assert got[("frank", ex)][2] == "no notebook for chapter 90 submitted"
+        assert got[("gina", ex)][2] == "no notebook submitted (an empty folder)"
+    assert got[("carol", "90.1")][0] == "yes"
+    assert got[("carol", "90.2")] == ("no", "0", "answer cell ex90-2-answer failed: ZeroDivisionError: division by zero") or \
+        got[("carol", "90.2")][2] == "check cell failed: ZeroDivisionError: division by zero"
+    assert "time limit of 30 s" in got[("carol", "90.3")][2]
+    assert got[("harry", "90.2")][2] == "wrong result: got '[90.2] variance: 2.829', expected '[90.2] variance: 2.5461'"
+    assert got[("harry", "90.1")][0] == got[("harry", "90.3")][0] == "yes"
+    assert "is a chapter 04 notebook, not part of this assignment" in got[("frank", "04 notebook")][2]
+    # sorted, complete, and a feedback file per student
+    assert rows == sorted(rows, key=lambda r: (r["student"], nbs.natural_key(r["exercise"]), r["message"]))
+    students = ["alice", "bob", "carol", "dave.txt", "erin", "frank", "gina", "harry"]
+    assert sorted({r["student"] for r in rows}) == students
+    assert sorted(p.name for p in feedback.iterdir()) == sorted(f"{gradebook.safe_name(s)}.md" for s in students)
+    assert "student  90.1  90.2  90.3  total" in printed
+    assert "alice    1/1   2/2   1/1   4/4" in printed
