@@ -70,8 +70,10 @@ def test_assigned_chapters_follow_the_majority(tmp_path):
         "c": [gradebook.Found(Path("d.ipynb"), "05")],
         "d": [gradebook.Found(Path("e.ipynb"), None, "not a notebook")],
     }
+    assert gradebook.assigned_chapters(found, {"03", "04", "05"}) == ["03"]  # 2 of 4 students
+    found["d"] = [gradebook.Found(Path("f.ipynb"), "04")]
     assert gradebook.assigned_chapters(found, {"03", "04", "05"}) == ["03", "04"]
-    assert gradebook.assigned_chapters(found, {"04"}) == ["04"]
+    assert gradebook.assigned_chapters(found, {"04", "05"}) == ["04"]  # only chapters with a solution
 
 
 def test_summary_and_feedback_format():
