@@ -34,7 +34,7 @@ class MLMHead(nn.Module):
 
     def forward(self, hidden: Tensor) -> Tensor:
         h = self.layer_norm(self.act(self.dense(hidden)))  # (B, T, H)
-        return self.decoder(h) + self.bias  # (B, T, V)
+        return F.linear(h, self.decoder.weight, self.bias)  # h @ E^T + bias in one op: (B, T, V)
 
 
 class BertForMaskedLM(PretrainedMixin, nn.Module):
