@@ -57,6 +57,7 @@ class Grade:
     exercises: list[ExerciseResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # notebook-level problems (a plain cell failed, ...)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # said, but not counted (a self-check, ...)
 
     @property
     def score(self) -> float:
@@ -165,17 +166,17 @@ def build_graded(solution, student) -> tuple[object, dict[str, str]]:
         ex = nbs.exercise_of(cell)
         index = seen.get(ex, 0)
         seen[ex] = index + 1
-        stub = strip_solution(cell.source, ex, f"answer cell {cell.get('id')}")
         mine = by_id.get(cell.get("id"))
         how = "id"
         if mine is None:
             mine, how = by_meta.get((ex, index)), "metadata"
-        if mine is None:
-            candidates = first_lines.get(_first_line(stub), [])
-            if len(candidates) == 1 and _first_line(stub) and not _first_line(stub).startswith("raise "):
+        first = _first_line(cell.source)
+        if mine is None and first and not first.startswith(("# BEGIN SOLUTION", "raise ")):
+            candidates = first_lines.get(first, [])
+            if len(candidates) == 1:
                 mine, how = candidates[0], "first line"
         if mine is None:
-            cell.source = stub
+            cell.source = strip_solution(cell.source, ex, f"answer cell {cell.get('id')}")
             origin[cell.get("id")] = "missing"
         else:
             cell.source = mine.source
@@ -314,7 +315,7 @@ def run_with_reruns(graded, solution, work: Path, name: str, timeout: float) -> 
 def _explain(message: str, exercise: str, where: str) -> str:
     if "NotImplementedError" in message and f"Exercise {exercise}" in message:
         return "not answered yet (the exercise stub still raises NotImplementedError)"
-    if message.startswith("got "):
+    if message.startswith(("got ", "printed ", "the output differs")):
         return f"wrong result: {message}"
     return f"{where} failed: {message}"
 
@@ -368,21 +369,34 @@ def grade(student_path: str | Path, solution_path: str | Path | None = None, tim
           keep: Path | None = None) -> Grade:
     """Grade one student notebook; raises GradeError when it cannot be graded at all."""
     start = time.monotonic()
+    if not SANITIZE.exists():
+        raise GradeError(f"{SANITIZE} is missing from this installation of kaibert; reinstall the course package")
     student_path = Path(student_path)
     try:
         student = nbs.read(student_path)
     except nbs.NotebookError as err:
         raise GradeError(str(err)) from None
     chapter = student_chapter(student, student_path)
+    notes = []
     if solution_path is None:
         if chapter is None:
             raise GradeError(
                 f"{student_path}: cannot tell which chapter this notebook is for (no kaibert metadata, "
                 "no NN_ file name, no exercise cells); pass --solution solutions/NN_topic.ipynb"
             )
-        solution_path = find_solution(chapter)
+        try:
+            solution_path = find_solution(chapter)
+        except GradeError:
+            if not nbs.check_cells(student) or not any(c.outputs for c in nbs.check_cells(student)):
+                raise
+            # A student without the solutions: the notebook's own check cells and reference outputs.
+            solution_path = student_path
+            notes.append(
+                "self-check: no solutions/ folder here, so the check cells and reference outputs inside "
+                "this notebook were used; your instructor grades with the reference solution"
+            )
     solution_path = Path(solution_path)
-    solution = nbs.read(solution_path)
+    solution = student if solution_path == student_path else nbs.read(solution_path)
     solution_chapter = nbs.chapter_of(solution, solution_path)
     if chapter is not None and solution_chapter is not None and chapter != solution_chapter:
         raise GradeError(
@@ -408,6 +422,7 @@ def grade(student_path: str | Path, solution_path: str | Path | None = None, tim
         exercises=exercises,
         errors=errors,
         seconds=round(time.monotonic() - start, 1),
+        notes=notes,
     )
 
 
@@ -432,6 +447,8 @@ def table(result: Grade) -> str:
     lines.append("")
     for error in result.errors:
         lines.append(f"notebook error: {error}")
+    for note in result.notes:
+        lines.append(f"note: {note}")
     passed = sum(r.passed for r in result.exercises)
     lines.append(
         f"score: {_num(result.score)}/{_num(result.total)} points; {passed} of {len(result.exercises)} exercises pass"
