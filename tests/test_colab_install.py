@@ -1,0 +1,107 @@
+"""The Colab path, offline as far as it goes.
+
+A fresh virtual environment plays Colab: it sees the project's installed packages as Colab's
+preinstalled ones (torch included) through a .pth file, but not kaibert. The notebook's own
+setup cell then runs, as in Colab, with ``google.colab`` present, installing kaibert from a local
+clone of this repository instead of GitHub (the only change), and the chapter runs top to bottom.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kaibert.course import stamp
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = "chapters/03_attention.ipynb"
+# Not preinstalled in our Colab: the course itself. (The offline model stays preinstalled so that
+# the test does not download 90 MB; the cell's pip command for it then finds it satisfied.)
+NOT_IN_COLAB = ("kaibert", "__editable__", "_kaibert", "__pycache__")
+
+
+def run(cmd, **kwargs):
+    result = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{cmd}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def fake_colab(tmp_path: Path) -> Path:
+    """A venv whose 'preinstalled' packages are the project's, minus kaibert; returns its python."""
+    shared = tmp_path / "colab-preinstalled"
+    shared.mkdir()
+    site = Path(sysconfig.get_paths()["purelib"])
+    for entry in site.iterdir():
+        if entry.suffix != ".pth" and not entry.name.startswith(NOT_IN_COLAB):
+            (shared / entry.name).symlink_to(entry)
+    venv = tmp_path / "colab"
+    run([sys.executable, "-m", "venv", str(venv)])
+    python = venv / "bin" / "python"
+    venv_site = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
+    (venv_site / "colab_preinstalled.pth").write_text(f"{shared}\n")
+    # Colab's pip is recent (24 and later); the pip that venv bundles with Python 3.11 rejects
+    # `name @ git+file:///...` requirements, which GitHub URLs never hit.
+    run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "pip>=24.1"])
+    return python
+
+
+@pytest.mark.slow
+def test_colab_cell_installs_the_course_and_the_chapter_runs(tmp_path):
+    clone = tmp_path / "kai-bert"
+    run(["git", "clone", "--quiet", str(ROOT), str(clone)])
+    if not (clone / CHAPTER).exists():
+        pytest.fail(f"{CHAPTER} is not committed yet")
+    branch = run(["git", "-C", str(clone), "rev-parse", "--abbrev-ref", "HEAD"]).stdout.strip()
+    python = fake_colab(tmp_path)
+    before = run([str(python), "-c", "import torch, sys; print(torch.__version__, torch.__file__)"]).stdout.split()
+    missing = subprocess.run([str(python), "-c", "import kaibert"], capture_output=True, cwd=tmp_path)
+    assert missing.returncode != 0, "kaibert must not be installed before the setup cell runs"
+
+    # The chapter as committed, with its Colab cells as `make stamp` writes them.
+    nb = stamp.stamped(json.loads((clone / CHAPTER).read_text()), stamp.github_location(ROOT), CHAPTER)
+    setup = nb.cells[1]
+    assert setup.id == "colab-setup"
+    github = f"git+https://github.com/{'/'.join(stamp.github_location(ROOT)[:2])}@{stamp.github_location(ROOT)[2]}"
+    assert github in setup.source
+    setup.source = setup.source.replace(github, f"git+file://{clone}@{branch}")  # a local clone, not GitHub
+    # What Colab has that we do not: the google.colab module.
+    colab = {"cell_type": "code", "id": "fake-colab", "metadata": {}, "outputs": [], "execution_count": None,
+             "source": "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')"}
+    nb.cells.insert(1, colab)
+    path = tmp_path / "chapter.ipynb"
+    path.write_text(json.dumps(nb))
+
+    script = textwrap.dedent(
+        f"""
+        import nbformat
+        from nbclient import NotebookClient
+        nb = nbformat.read({str(path)!r}, as_version=4)
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={{"metadata": {{"path": {str(clone / "chapters")!r}}}}}).execute()
+        nbformat.write(nb, {str(tmp_path / "executed.ipynb")!r})
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    run([str(python), "-c", script], cwd=tmp_path, env=env, timeout=1200)
+
+    executed = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
+    assert executed.cells[2].id == "colab-setup"
+    setup_out = "".join(o.get("text", "") for o in executed.cells[2].outputs)
+    assert f"Course installed: kaibert 0.1.0 with torch {before[0]}" in setup_out, setup_out
+
+    # torch was neither reinstalled nor replaced: still the preinstalled one.
+    after = run([str(python), "-c", "import torch; print(torch.__version__, torch.__file__)"]).stdout.split()
+    assert after == before
+    venv_site = python.parent.parent / "lib"
+    assert not list(venv_site.glob("python*/site-packages/torch")), "pip installed a second torch"
+    # kaibert came from the clone, into the fresh environment.
+    where = run([str(python), "-c", "import kaibert; print(kaibert.__file__)"], cwd=tmp_path).stdout.strip()
+    assert where.startswith(str(python.parent.parent)), where
