@@ -161,15 +161,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="kaibert-assign", description="Make the student bundle for some chapters: exercise notebooks and a README."
     )
-    parser.add_argument("--chapters", nargs="+", required=True, metavar="NN", help="chapters to assign, e.g. 01 03")
+    parser.add_argument("chapter", nargs="*", metavar="NN", help="chapters to assign, e.g. 01 03 (or use --chapters)")
+    parser.add_argument("--chapters", nargs="+", default=[], metavar="NN", help="chapters to assign, e.g. 01 03")
     parser.add_argument("--due", required=True, help='due-date text, e.g. "Friday 5 December, 17:00"')
     parser.add_argument("--out", type=Path, required=True, help="folder to write the bundle into")
     parser.add_argument("--title", default=None, help="title of the README (default: the chapters)")
     parser.add_argument("--zip", action="store_true", help="also write OUT.zip")
     parser.add_argument("--root", type=Path, default=None, help="course repository (default: found from here)")
     args = parser.parse_args(argv)
+    chapters = args.chapter + args.chapters
+    if not chapters:
+        parser.error("name the chapters to assign, e.g. `--chapters 01 03`")
     root = args.root.resolve() if args.root else find_root()
-    files = make_bundle(root, args.chapters, args.due, args.out, args.title)
+    files = make_bundle(root, chapters, args.due, args.out, args.title)
     for path in files:
         print(f"wrote {path}")
     if args.zip:
