@@ -141,3 +141,21 @@ def test_committed_notebooks_are_stamped():
         [sys.executable, "-m", "kaibert.course.stamp", "--check"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_table_links_every_chapter_and_follows_the_config(tmp_path):
+    repo = make_repo(tmp_path)
+    (repo / "README.md").write_text(
+        "# Course\n\n<!-- colab-links:start (written by make stamp) -->\nold table\n<!-- colab-links:end -->\n\nEnd.\n"
+    )
+    assert Path("README.md") in stamp.run(repo, check=True)
+    stamp.run(repo)
+    text = (repo / "README.md").read_text()
+    assert "old table" not in text and text.endswith("<!-- colab-links:end -->\n\nEnd.\n")
+    base = "https://colab.research.google.com/github/kai-bert/kai-bert/blob/main"
+    assert f"| 03 · Attention | [![Open In Colab]({stamp.BADGE_IMAGE})]({base}/chapters/{NAME}) |" in text
+    assert f"({base}/exercises/{NAME})" in text
+    assert stamp.run(repo, check=True) == []
+    (repo / "_config.yml").write_text((repo / "_config.yml").read_text().replace("branch: main", "branch: dev"))
+    stamp.run(repo)
+    assert "/blob/dev/chapters/" in (repo / "README.md").read_text()

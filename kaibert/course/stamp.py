@@ -8,7 +8,8 @@ from GitHub. Cell 2, code, id ``colab-setup``, tagged ``remove-cell`` (the book 
 installs the course only when the notebook runs in Colab, and does nothing anywhere else.
 
 The GitHub location comes from ``_config.yml`` (``repository.url`` and ``repository.branch``),
-the same place the book's launch buttons read it from, so a fork changes one line.
+the same place the book's launch buttons read it from, so a fork changes one line. The table of
+Colab links in README.md (between its ``colab-links`` markers) is written from the same place.
 """
 
 from __future__ import annotations
@@ -96,6 +97,45 @@ def stamped(nb: nbformat.NotebookNode, location: tuple[str, str, str], path: str
     return nb
 
 
+README_START = "<!-- colab-links:start"
+README_END = "<!-- colab-links:end -->"
+
+
+def notebook_title(path: Path) -> str:
+    """The text of the notebook's first level-1 heading (its title), or its file name."""
+    for cell in nbs.read(path).cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return path.stem
+
+
+def readme_table(root: Path, location: tuple[str, str, str]) -> str:
+    """A Markdown table with a Colab badge for every chapter and exercise notebook."""
+    badge = "[![Open In Colab]({image})]({url})"
+    lines = ["| chapter | chapter notebook | exercises |", "|---|---|---|"]
+    for chapter in nbs.iter_notebooks(root / "chapters"):
+        exercise = root / "exercises" / chapter.name
+        open_chapter = badge.format(image=BADGE_IMAGE, url=colab_url(*location, f"chapters/{chapter.name}"))
+        open_exercise = (
+            badge.format(image=BADGE_IMAGE, url=colab_url(*location, f"exercises/{chapter.name}"))
+            if exercise.exists()
+            else ""
+        )
+        lines.append(f"| {notebook_title(chapter)} | {open_chapter} | {open_exercise} |")
+    return "\n".join(lines)
+
+
+def stamped_readme(text: str, root: Path, location: tuple[str, str, str]) -> str:
+    """README text with a fresh Colab table between the markers (unchanged without markers)."""
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return text
+    start = text.index("\n", start) + 1  # keep the marker line itself
+    return text[:start] + readme_table(root, location) + "\n" + text[end:]
+
+
 def notebooks(root: Path) -> list[Path]:
     return [p for folder in FOLDERS for p in nbs.iter_notebooks(root / folder)]
 
@@ -112,6 +152,14 @@ def run(root: Path, check: bool = False) -> list[Path]:
             stale.append(path.relative_to(root))
             if not check:
                 path.write_text(text, encoding="utf-8")
+    readme = root / "README.md"
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8")
+        new = stamped_readme(text, root, location)
+        if new != text:
+            stale.append(readme.relative_to(root))
+            if not check:
+                readme.write_text(new, encoding="utf-8")
     return stale
 
 
@@ -129,13 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         for rel in stale:
             print(f"out of date: {rel}")
         if stale:
-            print(f"stamp: {len(stale)} notebook(s) lack current Colab cells; run `make stamp`.", file=sys.stderr)
+            print(f"stamp: {len(stale)} file(s) lack current Colab links; run `make stamp`.", file=sys.stderr)
             return 1
         print(f"stamp: all {len(notebooks(args.root.resolve()))} notebooks are up to date.")
         return 0
     for rel in stale:
         print(f"stamped: {rel}")
-    print(f"stamp: {len(stale)} notebook(s) changed.")
+    print(f"stamp: {len(stale)} file(s) changed.")
     return 0
 
 
