@@ -44,6 +44,22 @@ WRONG = {
     }
 ''',
     },
+    # Runs of punctuation kept together: "..." must give three words, not one.
+    "01.4": {
+        "ex01-4-answer": '''def split_punctuation(word):
+    pieces, current, current_is_punct = [], "", None
+    for ch in word:
+        punct = is_punctuation(ch)
+        if current and punct != current_is_punct:
+            pieces.append(current)
+            current = ""
+        current += ch
+        current_is_punct = punct
+    if current:
+        pieces.append(current)
+    return pieces
+''',
+    },
 }
 
 ALTERNATIVE = {
@@ -104,6 +120,19 @@ ALTERNATIVE = {
     while len(out["input_ids"]) < length:
         put(pad_id, 0, 0)
     return out
+''',
+    },
+    # itertools.groupby over "is punctuation", then punctuation runs cut into characters.
+    "01.4": {
+        "ex01-4-answer": '''from itertools import groupby
+
+
+def split_punctuation(word):
+    pieces = []
+    for punct, run in groupby(word, key=is_punctuation):
+        run = "".join(run)
+        pieces.extend(list(run) if punct else [run])
+    return pieces
 ''',
     },
 }

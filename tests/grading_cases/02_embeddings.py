@@ -27,6 +27,13 @@ WRONG = {
     return F.layer_norm(x, (x.size(-1),), gamma, beta, eps)
 ''',
     },
+    # Counting [SEP]s up to and including the position: the first [SEP] lands in segment 1, the last in 0.
+    "02.4": {
+        "ex02-4-answer": '''def segment_ids(input_ids, sep_id=102, pad_id=0):
+    seps = (input_ids == sep_id).long().cumsum(dim=1)
+    return ((seps == 1) & (input_ids != pad_id)).long()
+''',
+    },
 }
 
 ALTERNATIVE = {
@@ -58,6 +65,20 @@ ALTERNATIVE = {
     mean = x.mean(-1, keepdim=True)
     var = x.var(-1, unbiased=False, keepdim=True)
     return gamma * (x - mean) / (var + eps).sqrt() + beta
+''',
+    },
+    # A plain loop over rows and positions.
+    "02.4": {
+        "ex02-4-answer": '''def segment_ids(input_ids, sep_id=102, pad_id=0):
+    out = torch.zeros_like(input_ids)
+    for b, row in enumerate(input_ids.tolist()):
+        seen = 0
+        for t, token in enumerate(row):
+            if token != pad_id and seen == 1:
+                out[b, t] = 1
+            if token == sep_id:
+                seen += 1
+    return out
 ''',
     },
 }
