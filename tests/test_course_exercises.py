@@ -152,3 +152,12 @@ def test_refresh_executes_and_keeps_only_check_outputs(root):
     refreshed = nbs.read(path)
     assert refreshed == nbs.read(TOY)  # the committed fixture is exactly what --refresh writes
     assert exercises.main(["--check", "--root", str(root)]) == 0
+
+
+def test_check_names_outdated_feedback_lines_in_a_solution(root, capsys):
+    path = root / "solutions" / TOY.name
+    path.write_text(path.read_text().replace("check: exercise 90.1 matches the reference", "check: no reference stored for exercise 90.1"))
+    assert exercises.main(["--check", "--root", str(root)]) == 1
+    assert "solutions/90_toy.ipynb: its check: feedback lines are out of date" in capsys.readouterr().out
+    assert exercises.main(["--root", str(root)]) == 0
+    assert exercises.main(["--check", "--root", str(root)]) == 0

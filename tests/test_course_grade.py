@@ -251,3 +251,22 @@ def test_noise_edits_and_deletions(toy, tmp_path):
     assert verdict["90.2"] == (False, "wrong result: got '[90.2] variance: 2.829', expected '[90.2] variance: 2.5461'")
     assert verdict["90.3"][0] is False and "no answer cell ex90-3-answer in the notebook" in verdict["90.3"][1]
     assert result.errors == [] and result.score == 1
+
+
+def test_cli_refuses_a_broken_file_with_status_2(tmp_path, capsys):
+    path = tmp_path / "03_attention.ipynb"
+    path.write_text("not json")
+    assert grade.main([str(path)]) == 2
+    assert "cannot grade: " in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("course-grade")
+def test_self_check_without_solutions(toy, tmp_path, monkeypatch):
+    """A student with only the course package: graded against the outputs stored in the notebook."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(grade, "solution_folders", lambda: [])
+    student = student_from(toy[1], answers={"ex90-1-answer": "def square(x):\n    return x * x"}, folder=tmp_path)
+    result = grade.grade(student)
+    assert [r.passed for r in result.exercises] == [True, False, False]
+    assert result.notes and result.notes[0].startswith("self-check:")

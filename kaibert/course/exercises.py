@@ -172,6 +172,11 @@ def stale(root: Path) -> list[str]:
             found.append(f"{rel} is missing; run `make exercises`")
         elif path.read_text(encoding="utf-8") != text:
             found.append(f"{rel} is stale (differs from what the solutions generate); run `make exercises`")
+    refs = json.loads(expected[REFERENCES])
+    for path in nbs.iter_notebooks(root / "solutions"):
+        nb = nbs.read(path)
+        if not nbs.problems(nb, allow_check_outputs=True) and nbs.dumps(refresh_check_outputs(nb, refs)) != nbs.dumps(nb):
+            found.append(f"solutions/{path.name}: its check: feedback lines are out of date; run `make exercises`")
     for path in nbs.iter_notebooks(root / "exercises"):
         if Path("exercises") / path.name not in expected:
             found.append(f"exercises/{path.name} has no solutions/{path.name}; delete it")
