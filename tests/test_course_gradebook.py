@@ -126,5 +126,6 @@ def test_a_class_with_every_kind_of_broken_submission(tmp_path, capsys):
     students = ["alice", "bob", "carol", "dave.txt", "erin", "frank", "gina", "harry"]
     assert sorted({r["student"] for r in rows}) == students
     assert sorted(p.name for p in feedback.iterdir()) == sorted(f"{gradebook.safe_name(s)}.md" for s in students)
-    assert "student  90.1  90.2  90.3  total" in printed
-    assert "alice    1/1   2/2   1/1   4/4" in printed
+    table = {line.split()[0]: line.split()[1:5] for line in printed.splitlines() if line.split()[:1] in (["student"], ["alice"], ["harry"])}
+    assert table == {"student": ["90.1", "90.2", "90.3", "total"], "alice": ["1/1", "2/2", "1/1", "4/4"],
+                     "harry": ["1/1", "0/2", "1/1", "2/4"]}
