@@ -20,7 +20,6 @@ import yaml
 from kaibert.course import book
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "tests" / "fixtures" / "book"
 TOPICS = [
     "01_tokenization",
     "02_embeddings",
@@ -149,8 +148,7 @@ def test_instructors_table_reads_points_from_solutions(tmp_path):
 # --- building ------------------------------------------------------------------------------
 
 
-def mini_book(tmp_path: Path, notebook: nbformat.NotebookNode | None = None, page: str | None = None,
-              views: bool = False) -> Path:
+def mini_book(tmp_path: Path, notebook: nbformat.NotebookNode | None = None, page: str | None = None) -> Path:
     """A copy of the course's configuration and book/ pages around a chapter or page of our own."""
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     shutil.copytree(ROOT / "book", tmp_path / "book", ignore=shutil.ignore_patterns("_build"))
@@ -159,9 +157,6 @@ def mini_book(tmp_path: Path, notebook: nbformat.NotebookNode | None = None, pag
         grading.write_text("# How exercises are graded\n\nThe grading page of the course.\n")
     (tmp_path / "chapters").mkdir()
     chapters = []
-    if views:  # a chapter that uses matplotlib, math and both bertviz views
-        shutil.copy(FIXTURE / "attention_views.ipynb", tmp_path / "chapters" / "00_views.ipynb")
-        chapters.append("chapters/00_views")
     if notebook is not None:
         nbformat.write(notebook, tmp_path / "chapters" / "01_extra.ipynb")
         chapters.append("chapters/01_extra")
