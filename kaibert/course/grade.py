@@ -244,18 +244,25 @@ def run_nbval(notebook: Path, timeout: float, results: Path, limit: float) -> tu
                 continue
     for rec in records:  # the kernel runs in its own session: stop it if it outlived pytest
         if "kernel_pid" in rec:
-            _stop_kernel(rec["kernel_pid"])
+            _stop_kernel(rec["kernel_pid"], notebook.parent)
     if not any("cell" in r for r in records) and not stopped:
         tail = log.read_text(errors="replace").strip().splitlines()[-5:]
         stopped = "nbval did not run: " + (" | ".join(tail) or f"pytest exited with {proc.returncode}")
     return records, stopped
 
 
-def _stop_kernel(pid: int) -> None:
+def _stop_kernel(pid: int, folder: Path) -> None:
+    """Stop our kernel if it is still running: only a kernel process working in our own folder."""
     try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return  # gone already (or no /proc): nothing to stop
+    if cwd.resolve() == folder.resolve() and b"ipykernel" in cmdline:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 KERNEL_GONE = ("not run: the kernel had stopped", "the kernel stopped answering", "ran longer than the time limit")
