@@ -102,6 +102,12 @@ def test_colab_cell_installs_the_course_and_the_chapter_runs(tmp_path):
     assert after == before
     venv_site = python.parent.parent / "lib"
     assert not list(venv_site.glob("python*/site-packages/torch")), "pip installed a second torch"
-    # kaibert came from the clone, into the fresh environment.
+    # kaibert came from the clone, into the fresh environment, with every data file it ships
+    # (vendored JavaScript, reference outputs, the corpus...), not only its Python modules.
     where = run([str(python), "-c", "import kaibert; print(kaibert.__file__)"], cwd=tmp_path).stdout.strip()
     assert where.startswith(str(python.parent.parent)), where
+    installed = Path(where).parent
+    tracked = run(["git", "-C", str(clone), "ls-files", "kaibert"]).stdout.split()
+    data = [f for f in tracked if not f.endswith(".py")]
+    missing = [f for f in data if not (installed / Path(f).relative_to("kaibert")).exists()]
+    assert missing == [], f"not installed from git (add them to package-data in pyproject.toml): {missing}"

@@ -185,7 +185,6 @@ def build(
     output: Path | None = None,
     cache: Path | None = None,
     force_all: bool = False,
-    jobs: int = 1,
 ) -> tuple[Path, BuildLog]:
     """Build the site into ``output/html``; raises BookError when it must not be published."""
     from jupyter_book.sphinx import build_sphinx
@@ -220,7 +219,6 @@ def build(
             force_all=force_all,
             freshenv=force_all,
             keep_going=True,
-            jobs=jobs,
         )
     finally:
         os.chdir(old_cwd)
@@ -247,14 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--output", type=Path, help="build folder (default: _build); the site goes to OUTPUT/html")
     b.add_argument("--cache", type=Path, help="jupyter-cache folder (default: _build/.jupyter_cache)")
     b.add_argument("--all", action="store_true", help="rebuild every page (cached executions are reused)")
-    b.add_argument("--jobs", type=int, default=1, help="parallel Sphinx readers (default 1)")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
     try:
         root = repo_root()
         print(f"book: building {root} (notebooks execute once, then come from the cache)", flush=True)
-        html, log = build(root, args.output, args.cache, force_all=args.all, jobs=args.jobs)
+        html, log = build(root, args.output, args.cache, force_all=args.all)
     except BookError as err:
         print(f"\nbook: FAILED after {time.perf_counter() - start:.0f} s: {err}", file=sys.stderr)
         return 1
