@@ -5,13 +5,20 @@
   from elsewhere, so the site shows a copy drawn for the book instead (same link, local image).
 - ``{kaibert-exercises} 03`` renders chapter 03's exercises and points, read from
   ``solutions/03_*.ipynb`` at build time, so the instructors' guide never falls out of date.
+- The bibliography style ``authoryear`` labels entries the way the text cites them
+  ("Devlin et al., 2019") and sorts them by author, instead of pybtex's "[DCLT19]".
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 from docutils import nodes
+from pybtex.plugin import register_plugin
+from pybtex.style.formatting.unsrt import Style as UnsrtStyle
+from pybtex.style.labels import BaseLabelStyle
 from sphinx.util.docutils import SphinxDirective
 
 REMOTE_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -38,6 +45,28 @@ class ExercisesTable(SphinxDirective):
         for solution in sorted((root / "solutions").glob(f"{chapter}_*.ipynb")):
             self.env.note_dependency(str(solution))  # re-read this page when the solution changes
         return self.parse_text_to_nodes(exercises_markdown(root, chapter))
+
+
+class AuthorYearLabels(BaseLabelStyle):
+    def format_labels(self, sorted_entries):
+        for entry in sorted_entries:
+            people = entry.persons.get("author", [])
+            names = [re.sub(r"[{}\\]", "", " ".join(p.last_names)) for p in people]
+            year = entry.fields.get("year", "")
+            if len(names) == 1:
+                yield f"{names[0]}, {year}"
+            elif len(names) == 2:
+                yield f"{names[0]} and {names[1]}, {year}"
+            else:
+                yield f"{names[0]} et al., {year}"
+
+
+class AuthorYearStyle(UnsrtStyle):
+    default_label_style = AuthorYearLabels
+    default_sorting_style = "author_year_title"
+
+
+register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
 
 
 def setup(app):
