@@ -177,6 +177,9 @@ def grade_class(folder: Path, chapters: list[str] | None = None, solutions_dir: 
             m = re.match(r"^(\d{2})_", path.name)
             if m:
                 available.setdefault(m.group(1), path)
+    if not available:
+        where = ", ".join(map(str, folders)) or "no solutions/ folder here or above"
+        raise SystemExit(f"no solution notebooks found ({where}); run from the course repository or pass --solutions DIR")
     surveys = {name: survey(entry) for name, entry in entries.items()}
     if chapters:
         missing = [ch for ch in chapters if ch not in available]
