@@ -209,12 +209,22 @@ def build_site(output: Path) -> tuple[Path, str]:
     return output / "html", log
 
 
+_SITE: dict = {}  # one build per session, shared with test_browser.py (which imports this fixture)
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> Path:
     """The whole book, built once per session; the browser tests open the same pages."""
-    html, log = build_site(tmp_path_factory.mktemp("book"))
-    print(log[-1500:])  # the build's timing table, shown with -s or on failure
-    return html
+    if not _SITE:
+        try:
+            html, log = build_site(tmp_path_factory.mktemp("book"))
+            print(log[-1500:])  # the build's timing table, shown with -s or on failure
+            _SITE["html"] = html
+        except BaseException as err:  # fail every test that needs the site, but build only once
+            _SITE["error"] = err
+    if "error" in _SITE:
+        raise _SITE["error"]
+    return _SITE["html"]
 
 
 @pytest.mark.slow
