@@ -88,8 +88,9 @@ def test_colab_cell_installs_the_course_and_the_chapter_runs(tmp_path):
         nbformat.write(nb, {str(tmp_path / "executed.ipynb")!r})
         """
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    # As in Colab: figures inline (no MPLBACKEND=Agg from the test runner), and no hub.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH", "MPLBACKEND")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     run([str(python), "-c", script], cwd=tmp_path, env=env, timeout=1200)
 
     executed = nbformat.read(tmp_path / "executed.ipynb", as_version=4)

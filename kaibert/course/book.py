@@ -200,6 +200,9 @@ def build(
     cache = (cache or root / "_build" / ".jupyter_cache").resolve()
     html = output / "html"
     log = BuildLog()
+    # Kernels inherit the environment: MPLBACKEND=Agg (set by test runners and CI) would stop
+    # them from showing figures inline, and the pages would have none.
+    backend = os.environ.pop("MPLBACKEND", None)
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Tee(out, log), _Tee(err, log)
     old_cwd = Path.cwd()
@@ -221,6 +224,8 @@ def build(
             keep_going=True,
         )
     finally:
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
         os.chdir(old_cwd)
         sys.stdout.flush(), sys.stderr.flush()
         sys.stdout, sys.stderr = out, err
