@@ -287,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("submissions", type=Path, help="folder with one entry per student")
     parser.add_argument("--out", type=Path, default=Path("gradebook.csv"), help="CSV to write (default gradebook.csv)")
-    parser.add_argument("--feedback-dir", type=Path, default=None, help="write one feedback markdown file per student here")
+    parser.add_argument("--feedback-dir", type=Path, default=None,
+                        help="write one feedback markdown file per student here (default: feedback/ next to the CSV)")
     parser.add_argument("--chapters", nargs="+", default=None, metavar="NN",
                         help="assigned chapters (default: those at least half of the students handed in)")
     parser.add_argument("--solutions", type=Path, default=None, help="folder of solution notebooks (default: solutions/)")
@@ -303,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(rows))
     print()
     print(f"wrote {args.out} ({len(rows)} rows)")
-    if args.feedback_dir:
+    args.feedback_dir = args.feedback_dir or args.out.parent / "feedback"
+    if rows:
         args.feedback_dir.mkdir(parents=True, exist_ok=True)
         for student in sorted({r.student for r in rows}):
             (args.feedback_dir / f"{safe_name(student)}.md").write_text(feedback_markdown(student, rows), encoding="utf-8")
