@@ -476,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     parser.add_argument("--keep", type=Path, default=None, help="keep the graded notebook and nbval's log in this folder")
     args = parser.parse_args(argv)
+    print(f"grading {args.notebook} in a fresh kernel (every cell runs again; this takes a little while) ...",
+          file=sys.stderr, flush=True)
     try:
         result = grade(args.notebook, args.solution, args.timeout, keep=args.keep)
     except GradeError as err:
