@@ -1,0 +1,279 @@
+"""The training loop pieces, the config checks, and (slow) whole runs: repeat, resume, save."""
+
+import json
+import math
+
+import pytest
+import torch
+import yaml
+
+from kaibert import BertConfig, BertForMaskedLM, data
+from kaibert import train as ktrain
+from kaibert import training
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run faster on one thread, above all on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+IDS = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
+VOCAB = 50
+
+
+def tiny_model(seed=0, dropout=0.0):
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=VOCAB, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16,
+                        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    return BertForMaskedLM(config)
+
+
+def random_blocks(n=40, length=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [{"input_ids": [2] + torch.randint(5, VOCAB, (length - 2,), generator=g).tolist() + [3]}
+            for _ in range(n)]
+
+
+def test_batches_are_a_function_of_the_step():
+    blocks = random_blocks()
+    loader = training.MaskedBatches(blocks, batch_size=8, total_steps=12, vocab_size=VOCAB,
+                                    special_ids=IDS, seed=7)
+    everything = list(loader)
+    assert len(everything) == len(loader) == 12
+    resumed = training.MaskedBatches(blocks, 8, 12, VOCAB, IDS, seed=7, start=lambda: 5)
+    for a, b in zip(everything[5:], resumed, strict=True):
+        assert torch.equal(a["input_ids"], b["input_ids"]) and torch.equal(a["labels"], b["labels"])
+    other_seed = training.MaskedBatches(blocks, 8, 12, VOCAB, IDS, seed=8).batch(0)
+    assert not torch.equal(other_seed["labels"], everything[0]["labels"])
+    # each pass over the data (5 batches of 8 from 40 blocks) visits every block once
+    originals = {tuple(b["input_ids"]) for b in blocks}
+    seen = []
+    for batch in everything[:5]:
+        restored = torch.where(batch["labels"] == -100, batch["input_ids"], batch["labels"])
+        seen += [tuple(row.tolist()) for row in restored]
+    assert set(seen) == originals and len(seen) == 40
+    # [CLS] and [SEP] are never chosen for prediction
+    labels = torch.cat([b["labels"] for b in everything])
+    assert (labels[:, 0] == -100).all() and (labels[:, -1] == -100).all()
+
+
+def test_too_few_blocks_for_a_batch_is_an_error():
+    with pytest.raises(ValueError, match="cannot fill one batch"):
+        training.MaskedBatches(random_blocks(3), 8, 10, VOCAB, IDS)
+
+
+def test_masked_only_loss_equals_the_models_loss():
+    model = tiny_model().eval()
+    batch = training.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
+    assert torch.allclose(training.mlm_loss(model, batch), model(**batch).loss, atol=1e-6)
+
+
+def test_counts_give_loss_perplexity_and_accuracy():
+    logits = torch.tensor([[[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0]]])  # (1, 3, 3)
+    labels = torch.tensor([[0, 2, -100]])
+    counts = training.masked_lm_counts(logits, labels, baseline_token_id=2)
+    expected = (torch.nn.functional.cross_entropy(logits[0, :2], labels[0, :2], reduction="sum"))
+    assert counts["count"] == 2 and counts["correct"] == 1 and counts["baseline_correct"] == 1
+    assert math.isclose(counts["loss_sum"], expected.item(), rel_tol=1e-6)
+    summary = training.summarize_counts(counts)
+    assert math.isclose(summary["perplexity"], math.exp(summary["loss"]), rel_tol=1e-9)
+    assert summary["accuracy"] == 0.5 and summary["baseline_accuracy"] == 0.5
+
+
+def test_plain_loop_learns_a_batch_and_evaluate_reports_it():
+    model = tiny_model()
+    batch = training.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
+    optimizer = training.make_optimizer(model, learning_rate=2e-2)
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.01, 0.0]
+    before = training.evaluate(model, [batch])
+    history = training.train_loop(model, [batch] * 40, optimizer, log_every=20)
+    after = training.evaluate(model, [batch], baseline_token_id=5)
+    assert [h["step"] for h in history] == [1, 20, 40]
+    assert after["loss"] < before["loss"] / 2 and after["accuracy"] > 0.8
+    labels = batch["labels"][batch["labels"] != -100]
+    assert after["baseline_accuracy"] == pytest.approx((labels == 5).float().mean().item())
+    assert model.training  # evaluate puts the model back the way it found it
+
+
+def test_gradient_clipping_bounds_the_step():
+    model = tiny_model()
+    batch = training.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    before = [p.detach().clone() for p in model.parameters()]
+    training.training_step(model, batch, optimizer, max_grad_norm=1e-3)
+    moved = torch.sqrt(sum(((p - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
+    assert moved.item() == pytest.approx(1e-3, rel=1e-3)
+
+
+# --- the config ----------------------------------------------------------------------------
+
+def config_values(**changes):
+    values = {
+        "seed": 0, "output_dir": "unused",
+        "data": {"vocab_size": 500, "block_size": 32, "batch_size": 4},
+        "model": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+                  "intermediate_size": 32},
+        "training": {"max_steps": 10, "warmup_steps": 2},
+    }
+    for key, value in changes.items():
+        section, _, name = key.partition(".")
+        if name:
+            values[section][name] = value
+        else:
+            values[section] = value
+    return values
+
+
+def test_the_shipped_configs_are_valid():
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parents[1].glob("configs/*.yaml")):
+        config = ktrain.load_config(path)
+        assert config.training.max_steps > 0, path
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"epochs": 3}, "unknown key 'epochs'"),
+    ({"data.block": 64}, "unknown key 'data.block'"),
+    ({"training.lr": 1e-3}, "unknown key 'training.lr'"),
+    ({"model.hidden": 64}, "unknown key 'model.hidden'"),
+    ({"model.vocab_size": 100}, "'model.vocab_size' is set from the tokenizer"),
+    ({"training.warmup_steps": 20}, "'training.warmup_steps' = 20 is impossible"),
+    ({"training.learning_rate": -1.0}, "'training.learning_rate' = -1.0 is impossible"),
+    ({"training.max_steps": 0}, "'training.max_steps' = 0 is impossible"),
+    ({"training.schedule": "triangle"}, "'training.schedule' = 'triangle' is impossible"),
+    ({"training.adam_betas": [0.9]}, "'training.adam_betas'"),
+    ({"data.mlm_probability": 1.5}, "'data.mlm_probability' = 1.5 is impossible"),
+    ({"data.batch_size": "32"}, "'data.batch_size' = '32' is impossible"),
+    ({"model.num_attention_heads": 3}, "'model' does not make a valid BertConfig: hidden_size"),
+    ({"model.max_position_embeddings": 16}, "'model.max_position_embeddings' = 16 is impossible"),
+    ({"data": [1, 2]}, "'data' must be a mapping"),
+])
+def test_bad_configs_name_the_key(changes, message):
+    with pytest.raises(ktrain.ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        ktrain.config_from_dict(config_values(**changes))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
+def test_mixed_precision_without_a_gpu_is_refused():
+    with pytest.raises(ktrain.ConfigError, match="needs a GPU"):
+        ktrain.config_from_dict(config_values(**{"training.precision": "bf16-mixed"}))
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        ktrain.load_config(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data: [unclosed\n")
+    with pytest.raises(ktrain.ConfigError, match="not valid YAML"):
+        ktrain.load_config(broken)
+
+
+def test_cli_reports_a_bad_config_without_a_traceback(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config_values(**{"training.lr": 1.0})))
+    with pytest.raises(SystemExit) as exit_info:
+        ktrain.main(["--config", str(path)])
+    assert exit_info.value.code == 2
+    assert "unknown key 'training.lr'" in capsys.readouterr().err
+
+
+# --- whole runs (slow) ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def run_setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    corpus = data.sample_corpus(root / "corpus", lines_per_work=60)
+    vocab = root / "vocab"
+    data.prepare_data(folder=vocab, vocab_size=400, block_size=32, corpus_dir=corpus)
+    return root, corpus, vocab
+
+
+def make_config(root, corpus, vocab, name, max_steps=6):
+    values = config_values(**{
+        "output_dir": str(root / name),
+        "data.corpus_dir": str(corpus), "data.tokenizer": str(vocab), "data.vocab_size": 400,
+        "data.val_batches": 2,
+        "model.hidden_dropout_prob": 0.1,   # dropout on: its random state must be restored too
+        "training.max_steps": max_steps, "training.val_every_steps": 3,
+        "training.save_every_steps": 2, "training.log_every_steps": 1,
+        "training.progress_bar": False,
+    })
+    return ktrain.config_from_dict(values)
+
+
+def final_weights(root, name):
+    from safetensors.torch import load_file
+
+    return load_file(str(root / name / "model" / "model.safetensors"))
+
+
+class Interrupt(Exception):
+    pass
+
+
+class InterruptAfter:
+    """A callback that crashes the run after some steps (as the next one starts), like a killed job."""
+
+    def __new__(cls, steps):
+        import pytorch_lightning as pl
+
+        class _Interrupt(pl.Callback):
+            def on_train_batch_start(self, trainer, *args):
+                if trainer.global_step == steps:
+                    raise Interrupt(f"stopped after {steps} steps")
+
+        return _Interrupt()
+
+
+@pytest.mark.slow
+def test_a_seed_repeats_a_run_and_resuming_loses_nothing(run_setup):
+    root, corpus, vocab = run_setup
+    results = ktrain.run(make_config(root, corpus, vocab, "a"))
+    ktrain.run(make_config(root, corpus, vocab, "b"))
+    reference = final_weights(root, "a")
+    assert reference.keys() == final_weights(root, "b").keys()
+    for name, tensor in final_weights(root, "b").items():
+        assert torch.equal(tensor, reference[name]), name
+
+    # interrupted after 4 of 6 steps, then resumed: the same weights as the run that never stopped
+    config = make_config(root, corpus, vocab, "c")
+    with pytest.raises(Interrupt):
+        ktrain.run(config, callbacks=[InterruptAfter(4)])
+    assert (root / "c" / "checkpoints" / "interrupted.ckpt").is_file()
+    with pytest.raises(FileExistsError, match="--resume"):
+        ktrain.run(config)
+    resumed = ktrain.run(config, resume=True)
+    for name, tensor in final_weights(root, "c").items():
+        assert torch.equal(tensor, reference[name]), name
+    assert resumed["steps"] == results["steps"] == 6
+    assert resumed["validation"] == results["validation"]
+
+    # the logs of both sessions read as one run, every step once
+    metrics = ktrain.read_metrics(root / "c")
+    steps = metrics["step"][metrics["train_loss"].notna()].tolist()
+    assert steps == sorted(steps) and len(steps) == len(set(steps)) == 6
+    assert metrics["val_loss"].notna().sum() == 2
+
+
+@pytest.mark.slow
+def test_a_run_saves_a_checkpoint_transformers_loads(run_setup):
+    transformers = pytest.importorskip("transformers")
+    root, corpus, vocab = run_setup
+    results = ktrain.run(make_config(root, corpus, vocab, "hf", max_steps=3))
+    folder = root / "hf" / "model"
+    assert {p.name for p in folder.iterdir()} >= {"config.json", "model.safetensors", "vocab.txt",
+                                                  "tokenizer_config.json"}
+    summary = json.loads((root / "hf" / "results.json").read_text())
+    assert summary["test"]["masked_tokens"] > 0 and summary["baseline_token"] == ","
+    ours = BertForMaskedLM.from_pretrained(folder).eval()
+    theirs = transformers.BertForMaskedLM.from_pretrained(folder, attn_implementation="eager").eval()
+    ids = torch.tensor([[2, 10, 11, 4, 12, 3]])
+    with torch.no_grad():
+        assert torch.allclose(ours(ids).logits, theirs(input_ids=ids).logits, atol=1e-5)
+    assert results["validation"]["perplexity"] == pytest.approx(
+        math.exp(results["validation"]["loss"]))
