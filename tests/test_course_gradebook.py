@@ -106,7 +106,7 @@ def test_a_class_with_every_kind_of_broken_submission(tmp_path, capsys):
     subs = make_class(tmp_path)
     out, feedback = tmp_path / "gradebook.csv", tmp_path / "feedback"
     code = gradebook.main([str(subs), "--out", str(out), "--feedback-dir", str(feedback),
-                           "--solutions", str(tmp_path / "solutions"), "--timeout", "30", "--jobs", "2"])
+                           "--solutions", str(tmp_path / "solutions"), "--timeout", "40", "--jobs", "2"])
     assert code == 0
     printed = capsys.readouterr().out
     with open(out, newline="") as f:
@@ -121,7 +121,7 @@ def test_a_class_with_every_kind_of_broken_submission(tmp_path, capsys):
         assert got[("erin", ex)][2].startswith("not graded: erin/90_toy.ipynb: not a notebook (invalid JSON")
         assert got[("frank", ex)][2] == "no notebook for chapter 90 submitted"
         assert got[("gina", ex)][2] == "no notebook submitted (an empty folder)"
-    assert got[("carol", "90.1")][:2] == ("no", "0") and "time limit of 30 s" in got[("carol", "90.1")][2]
+    assert got[("carol", "90.1")][:2] == ("no", "0") and "time limit of 40 s" in got[("carol", "90.1")][2]
     assert got[("carol", "90.2")] == ("no", "0", "check cell failed: ZeroDivisionError: division by zero")
     assert got[("carol", "90.3")] == ("yes", "1", "")
     assert got[("harry", "90.2")][2] == "wrong result: got '[90.2] variance: 2.829', expected '[90.2] variance: 2.5461'"
