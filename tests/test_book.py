@@ -115,12 +115,15 @@ def test_build_log_reads_warnings_and_timings():
         "\x1b[01mreading sources... \x1b[39;49;00m[ 50%] \x1b[35mchapters/03_attention\x1b[39;49;00m",
         "/r/chapters/03_attention.ipynb: Executing notebook using local CWD [mystnb]",
         "/r/chapters/03_attention.ipynb: Executed notebook in 12.5 seconds [mystnb]",
+        "reading sources... [ 60%] chapters/04_multi_head_attention",
+        "/r/chapters/04_multi_head_attention.ipynb: Using cached notebook: ID=4 [mystnb]",
         "/r/chapters/03_attention.ipynb:5: WARNING: Non-consecutive header level increase; H1 to H3 [myst.header]",
         "/r/book/intro.md:3: WARNING: unknown document: 'nowhere' [ref.doc]",
         "[IPKernelApp] WARNING | Kernel is running over TCP without encryption.",
     ]:
         log.line(line)
     assert log.executed == {"chapters/03_attention": 12.5}
+    assert log.cached == ["chapters/04_multi_head_attention"]
     assert len(log.warnings) == 2
     assert log.fatal() == ["/r/book/intro.md:3: WARNING: unknown document: 'nowhere' [ref.doc]"]
 

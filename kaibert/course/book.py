@@ -142,6 +142,7 @@ class BuildLog:
 
     warnings: list[str] = field(default_factory=list)
     executed: dict[str, float] = field(default_factory=dict)
+    cached: list[str] = field(default_factory=list)
     current: str = ""
 
     def line(self, text: str) -> None:
@@ -152,6 +153,8 @@ class BuildLog:
         m = re.search(r"Executed notebook in ([\d.]+) seconds", text)
         if m:
             self.executed[self.current] = float(m.group(1))
+        if "Using cached notebook" in text:
+            self.cached.append(self.current)
         if re.search(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b:", text):
             self.warnings.append(text)
 
@@ -267,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     harmless = len(log.warnings) - len(log.fatal())
     print(
         f"book: done in {elapsed:.0f} s ({elapsed / 60:.1f} min), {len(log.executed)} notebook(s) executed, "
-        f"{harmless} harmless warning(s). Open {html / 'index.html'}"
+        f"{len(log.cached)} from the cache, {harmless} harmless warning(s). Open {html / 'index.html'}"
     )
     return 0
 
