@@ -165,3 +165,23 @@ def test_diagram_rejects_what_is_not_a_config():
 
     with pytest.raises(TypeError, match="needs a BertConfig"):
         draw_bert_graph({"hidden_size": 768})
+
+
+def test_views_of_the_pretrained_model(minilm_path):
+    """The real thing: kaibert's attentions and tokenizer straight into both views."""
+    from kaibert import BertModel, BertTokenizer
+
+    tokenizer = BertTokenizer.from_pretrained(minilm_path)
+    model = BertModel.from_pretrained(minilm_path).eval()
+    batch = tokenizer(["The cat sat on the mat."], ["It purred."], return_tensors="pt")
+    with torch.no_grad():
+        out = model(**batch, output_attentions=True)
+    tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
+    b_start = batch["token_type_ids"][0].tolist().index(1)
+    for view in (head_view, model_view):
+        html = view(out.attentions, tokens, sentence_b_start=b_start).data
+        params = json.loads(re.search(r"const params = (\{.*?\});", html, re.S).group(1))
+        weights = torch.tensor(params["attention"][0]["attn"], dtype=torch.float64)
+        assert weights.shape == (6, 12, len(tokens), len(tokens))  # MiniLM: 6 layers, 12 heads
+        assert torch.allclose(weights.sum(-1), torch.ones(6, 12, len(tokens), dtype=torch.float64), atol=1e-3)
+        assert params["attention"][0]["left_text"] == tokens and fetched_urls(html) == []
