@@ -270,3 +270,34 @@ def test_self_check_without_solutions(toy, tmp_path, monkeypatch):
     result = grade.grade(student)
     assert [r.passed for r in result.exercises] == [True, False, False]
     assert result.notes and result.notes[0].startswith("self-check:")
+
+
+def test_a_cell_that_kills_the_kernel_costs_only_its_exercise(toy, tmp_path, monkeypatch):
+    """After the kernel had to be stopped in 90.2, the rest is graded again without 90.2's answers."""
+    solution = nbs.read(toy[0])
+    graded, origin = grade.build_graded(solution, solution)
+    runs = []
+
+    def fake_nbval(notebook, timeout, results, limit):
+        nb = nbs.read(notebook)
+        runs.append({c.id: c.source for c in nbs.answer_cells(nb)})
+        recs = []
+        dead = False
+        for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+            if dead:
+                recs.append({"cell": i, "id": cell.id, "passed": False, "message": "not run: the kernel had stopped (...)"})
+            elif cell.id == "ex90-2-answer" and "NotImplementedError" not in cell.source:
+                recs.append({"cell": i, "id": cell.id, "passed": False,
+                             "message": "ran longer than the time limit of 5 s per cell (an endless loop, or far too slow)"})
+                dead = True
+            else:
+                recs.append({"cell": i, "id": cell.id, "passed": True})
+        return recs, ""
+
+    monkeypatch.setattr(grade, "run_nbval", fake_nbval)
+    records, stopped = grade.run_with_reruns(graded, solution, tmp_path, "graded", 5)
+    assert len(runs) == 2 and "NotImplementedError" in runs[1]["ex90-2-answer"]
+    assert "NotImplementedError" not in runs[1]["ex90-3-answer"]  # the other answers are kept
+    results, errors = grade.verdicts(graded, origin, records, stopped)
+    assert [(r.exercise, r.passed) for r in results] == [("90.1", True), ("90.2", False), ("90.3", True)]
+    assert "time limit of 5 s" in results[1].message and errors == []
