@@ -61,6 +61,7 @@ class DataConfig:
 @dataclass
 class TrainingConfig:
     max_steps: int = 1000
+    init_from: str | None = None      # start from this checkpoint's weights instead of random ones
     max_minutes: float | None = None  # also stop after this much wall time (the schedule keeps max_steps)
     learning_rate: float = 1e-3
     weight_decay: float = 0.01
@@ -143,6 +144,8 @@ def validate(config: RunConfig) -> RunConfig:
                  "use a positive integer or null")
     _require(_is_int(t.max_steps) and t.max_steps >= 1, "training.max_steps", t.max_steps,
              "use a positive integer")
+    _require(t.init_from is None or isinstance(t.init_from, str), "training.init_from", t.init_from,
+             "name a model folder with config.json and model.safetensors (a run's model/)")
     _require(t.max_minutes is None or (_is_number(t.max_minutes) and t.max_minutes > 0),
              "training.max_minutes", t.max_minutes, "use a positive number of minutes or null")
     _require(_is_number(t.learning_rate) and t.learning_rate > 0, "training.learning_rate",
@@ -334,6 +337,18 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
         schedule=t.schedule, warmup_steps=t.warmup_steps, total_steps=t.max_steps,
         baseline_token_id=baseline_id,
     )
+
+    if t.init_from is not None and ckpt_path is None:
+        # Continued training: same architecture, weights from an earlier run's model/ folder.
+        from kaibert.pretrained import load_checkpoint_state_dict, load_hf_state_dict
+
+        if not Path(t.init_from, "config.json").is_file():
+            raise ConfigError(f"'training.init_from' = {t.init_from!r} is not a model folder (no "
+                              "config.json); name a run's model/ folder")
+        try:
+            load_hf_state_dict(module.model, load_checkpoint_state_dict(t.init_from))
+        except (ValueError, FileNotFoundError) as err:
+            raise ConfigError(f"'training.init_from' = {t.init_from!r} cannot be used: {err}") from err
 
     trainer_ref: dict[str, Any] = {}
     train_loader = MaskedBatches(train_blocks, d.batch_size, t.max_steps, vocab_size, ids,

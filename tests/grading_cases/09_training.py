@@ -52,9 +52,9 @@ def lr_range_test(model, batches, start_lr, end_lr):
 '''},
 }
 
-# More mistakes worth knowing (each also fails its check): forgetting optimizer.zero_grad(), so
-# gradients pile up across steps; stepping the scheduler before the optimizer; averaging the batch
-# losses without weighting them by their token counts.
+# More mistakes worth knowing, each also failing its check (planted together, 09.2 and 09.3 fail):
+# forgetting optimizer.zero_grad(), so gradients pile up across steps; averaging the batch losses
+# without weighting them by their token counts.
 MORE_WRONG = {
     "09.2": {"ex09-2-answer": '''\
 def train_step(model, batch, optimizer, scheduler, max_grad_norm):
