@@ -193,7 +193,7 @@ def run_setup(tmp_path_factory):
     return root, corpus, vocab
 
 
-def make_config(root, corpus, vocab, name, max_steps=6):
+def make_config(root, corpus, vocab, name, max_steps=6, **extra):
     values = config_values(**{
         "output_dir": str(root / name),
         "data.corpus_dir": str(corpus), "data.tokenizer": str(vocab), "data.vocab_size": 400,
@@ -201,7 +201,7 @@ def make_config(root, corpus, vocab, name, max_steps=6):
         "model.hidden_dropout_prob": 0.1,   # dropout on: its random state must be restored too
         "training.max_steps": max_steps, "training.val_every_steps": 3,
         "training.save_every_steps": 2, "training.log_every_steps": 1,
-        "training.progress_bar": False,
+        "training.progress_bar": False, **extra,
     })
     return ktrain.config_from_dict(values)
 
@@ -277,3 +277,19 @@ def test_a_run_saves_a_checkpoint_transformers_loads(run_setup):
         assert torch.allclose(ours(ids).logits, theirs(input_ids=ids).logits, atol=1e-5)
     assert results["validation"]["perplexity"] == pytest.approx(
         math.exp(results["validation"]["loss"]))
+
+
+@pytest.mark.slow
+def test_init_from_continues_from_a_saved_model(run_setup):
+    root, corpus, vocab = run_setup
+    ktrain.run(make_config(root, corpus, vocab, "first", max_steps=2))
+    # one step, the first of a warm-up: its learning rate is 0, so the weights must not change
+    config = make_config(root, corpus, vocab, "second", max_steps=1, **{
+        "training.warmup_steps": 1, "training.init_from": str(root / "first" / "model")})
+    ktrain.run(config)
+    before, after = final_weights(root, "first"), final_weights(root, "second")
+    assert all(torch.equal(after[name], tensor) for name, tensor in before.items())
+    config = make_config(root, corpus, vocab, "third", max_steps=2,
+                         **{"training.init_from": str(root / "nowhere")})
+    with pytest.raises(ktrain.ConfigError, match="init_from"):
+        ktrain.run(config)
