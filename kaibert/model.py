@@ -54,11 +54,14 @@ def check_inputs(config: BertConfig, input_ids: Tensor, attention_mask: Tensor |
             f"({config.max_position_embeddings}): there is no position embedding for it. "
             f"Truncate the input, e.g. tokenizer(..., truncation=True, max_length={config.max_position_embeddings})."
         )
-    if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= config.vocab_size):
-        raise ValueError(
-            f"input_ids hold token id {int(input_ids.max()) if input_ids.max() >= config.vocab_size else int(input_ids.min())}, "
-            f"outside the vocabulary [0, {config.vocab_size}). Was the text tokenized with this model's own vocabulary?"
-        )
+    if input_ids.numel():
+        lowest, highest = int(input_ids.min()), int(input_ids.max())
+        bad = highest if highest >= config.vocab_size else lowest if lowest < 0 else None
+        if bad is not None:
+            raise ValueError(
+                f"input_ids hold token id {bad}, outside the vocabulary [0, {config.vocab_size}). "
+                "Was the text tokenized with this model's own vocabulary?"
+            )
     for name, extra in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
         if extra is not None and tuple(extra.shape) != tuple(input_ids.shape):
             raise ValueError(
