@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from collections import Counter
 from pathlib import Path
 
 import torch
 
 SHAKESPEARE_MINI = str(Path(__file__).parent / "pretrained_models" / "shakespeare-mini")
 MLM_ARCHITECTURES = ("BertForMaskedLM", "BertForPreTraining")
+# The most frequent words of the plays: a test of fill-ins masks the first of them in a line.
+COMMON_WORDS = ("the", "and", "i", "to", "of", "a", "you", "my", "that", "in", "is", "not", "me",
+                "it", "with", "be", "your", "his", "this", "for", "he", "but", "have", "thou")
 
 
 def load_mlm(path: str | Path):
@@ -103,6 +108,36 @@ def fill_mask(model_or_path, text: str, top_k: int = 5, tokenizer=None):
             })
         answers.append(options)
     return answers[0] if len(answers) == 1 else answers
+
+
+def fill_in_common_words(model, tokenizer, lines, top_k: int = 5, words=COMMON_WORDS) -> dict:
+    """Mask the first common word of each line and count how often the model puts it back.
+
+    A plain test of whether a masked language model has learned to read: in "to be, or not to
+    [MASK]: that is the question" the answer is a word everybody knows. Lines without a common word
+    are skipped. The baseline is the best answer that ignores the line: always the word that was
+    masked most often. Returns counts and a few ``(masked line, answer, first guess)`` examples.
+    """
+    pattern = re.compile(r"(?<![\w'])(" + "|".join(words) + r")(?![\w'])", re.IGNORECASE)
+    answers, top1, topk, examples = Counter(), 0, 0, []
+    for line in lines:
+        found = pattern.search(line)
+        if found is None:
+            continue
+        masked = line[:found.start()] + tokenizer.mask_token + line[found.end():]
+        answer = found.group(1).lower()
+        guesses = [option["token"] for option in fill_mask(model, masked, top_k, tokenizer)]
+        answers[answer] += 1
+        top1 += guesses[0] == answer
+        topk += answer in guesses
+        if len(examples) < 10:
+            examples.append((masked, answer, guesses[0]))
+    n = sum(answers.values())
+    if n == 0:
+        raise ValueError(f"none of the {len(lines)} lines holds one of the words {list(words)}")
+    best_word, best_count = answers.most_common(1)[0]
+    return {"lines": n, "top1": top1 / n, f"top{top_k}": topk / n,
+            "baseline_word": best_word, "baseline": best_count / n, "examples": examples}
 
 
 def main(argv: list[str] | None = None) -> None:

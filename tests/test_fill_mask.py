@@ -120,3 +120,29 @@ def test_shipped_folder_is_complete():
     assert tokenizer.tokenize("To be, or not to be") == ["to", "be", ",", "or", "not", "to", "be"]
     for name in ("TRAINING.md", "training_log.csv", "results.json"):
         assert (Path(SHAKESPEARE_MINI) / name).is_file(), name
+
+
+def test_fill_in_common_words_counts_what_a_model_puts_back(shipped):
+    import copy
+
+    from kaibert.fill_mask import fill_in_common_words
+
+    model, tokenizer = shipped
+    always_and = copy.deepcopy(model)                  # a model that answers "and" everywhere
+    with torch.no_grad():
+        always_and.mlm_head.bias[tokenizer.convert_tokens_to_ids("and")] = 1e4
+    lines = ["and so to bed, my lord",                 # masks "and": right
+             "then the king is dead",                  # masks "the": wrong
+             "I'll see the queen",                     # "I'll" is not the word "i": masks "the"
+             "we will go, and you stay",               # masks "and": right
+             "no words here at all"]                   # none of the common words: skipped
+    report = fill_in_common_words(always_and, tokenizer, lines)
+    assert report["lines"] == 4
+    assert report["top1"] == pytest.approx(2 / 4)
+    assert report["baseline_word"] in ("and", "the") and report["baseline"] == pytest.approx(2 / 4)
+    assert report["top5"] >= report["top1"]
+    masked = [example[0] for example in report["examples"]]
+    assert masked[1] == "then [MASK] king is dead" and masked[2] == "I'll see [MASK] queen"
+    assert [example[2] for example in report["examples"]] == ["and"] * 4
+    with pytest.raises(ValueError, match="none of the 1 lines"):
+        fill_in_common_words(model, tokenizer, ["no words here at all"])
