@@ -20,7 +20,7 @@ book: setup
 	$(PY) -m kaibert.course.book build
 
 test: setup
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2
 
 test-fast: setup
 	$(PY) -m pytest -n 2 -m "not slow and not browser"

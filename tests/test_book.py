@@ -1,12 +1,13 @@
 """The book site: its configuration, its build command, and the built site itself.
 
-The slow tests build the whole book once per test session (``built_site``), executing every
+The slow tests build the whole book once per test run (``built_site``), executing every
 chapter through the same jupyter-cache that ``make book`` fills (``_build/.jupyter_cache``), so
 after ``make book`` the build here takes seconds. tests/test_browser.py opens the same build.
 """
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import subprocess
@@ -185,7 +186,6 @@ def run_book(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("book")
 def test_a_failing_cell_fails_the_build(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
@@ -197,11 +197,30 @@ def test_a_failing_cell_fails_the_build(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("book")
 def test_a_broken_reference_fails_the_build(tmp_path):
     result = run_book(mini_book(tmp_path, page="# Extra\n\nSee {doc}`no_such_page`.\n"))
     assert result.returncode == 1, result.stdout[-3000:]
     assert "warning(s) mean broken pages" in result.stderr and "no_such_page" in result.stderr
+
+
+@pytest.mark.slow
+def test_two_builds_on_one_cache_take_turns(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Slow"), nbformat.v4.new_code_cell("import time\ntime.sleep(5)\n6 * 7")]
+    (tmp_path / "course").mkdir()
+    root = mini_book(tmp_path / "course", notebook=nb)
+    cache = tmp_path / "cache"
+    runs = [subprocess.Popen([sys.executable, "-m", "kaibert.course.book", "build", "--output", str(tmp_path / f"site{i}"),
+                              "--cache", str(cache)], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in (1, 2)]
+    outputs = [run.communicate(timeout=900) for run in runs]
+    for run, (out, err) in zip(runs, outputs):
+        assert run.returncode == 0, (out + err)[-3000:]
+    waited = ["waiting for it to finish" in err for _, err in outputs]
+    assert sorted(waited) == [False, True], "the second build should have waited for the first"
+    for i in (1, 2):
+        assert "42" in (tmp_path / f"site{i}" / "html" / "chapters" / "01_extra.html").read_text()
 
 
 def build_site(output: Path) -> tuple[Path, str]:
@@ -212,26 +231,33 @@ def build_site(output: Path) -> tuple[Path, str]:
     return output / "html", log
 
 
-_SITE: dict = {}  # one build per session, shared with test_browser.py (which imports this fixture)
-
-
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> Path:
-    """The whole book, built once per session; the browser tests open the same pages."""
-    if not _SITE:
-        try:
-            html, log = build_site(tmp_path_factory.mktemp("book"))
-            print(log[-1500:])  # the build's timing table, shown with -s or on failure
-            _SITE["html"] = html
-        except BaseException as err:  # fail every test that needs the site, but build only once
-            _SITE["error"] = err
-    if "error" in _SITE:
-        raise _SITE["error"]
-    return _SITE["html"]
+def built_site(tmp_path_factory, worker_id) -> Path:
+    """The whole book, built once per test run; every test and every xdist worker opens it.
+
+    The first worker to get here builds it, holding a lock; the others wait and read what it
+    left: the site, or the build's error (the book is not built twice when it fails).
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent  # the folder all workers' temporary folders sit in
+    out, result = shared / "book", shared / "book-result.txt"
+    with open(shared / "book.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            try:
+                _, log = build_site(out)
+                result.write_text("ok\n" + log[-1500:])  # the build's timing table
+            except BaseException as err:
+                result.write_text(f"failed\n{err}")
+    status, _, text = result.read_text().partition("\n")
+    if status != "ok":
+        pytest.fail(f"The book build failed:\n{text}", pytrace=False)
+    print(text)  # shown with -s or on failure
+    return out / "html"
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("book")
 def test_the_book_builds_with_every_chapter_executed(built_site):
     for doc in book.toc_files(ROOT):
         assert (built_site / f"{doc}.html").is_file(), doc
@@ -243,7 +269,6 @@ def test_the_book_builds_with_every_chapter_executed(built_site):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("book")
 def test_solutions_are_not_published(built_site):
     for folder in ("solutions", "_sources/solutions"):
         assert not (built_site / folder).exists()

@@ -119,7 +119,6 @@ def check_page(browser, base: str, path: str, colab_target: str) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("book")
 @pytest.mark.parametrize("topic", TOPICS)
 def test_chapter_page_renders_offline(browser, built_site, topic):  # noqa: F811
     with serve(built_site) as base:
@@ -131,7 +130,6 @@ def test_chapter_page_renders_offline(browser, built_site, topic):  # noqa: F811
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("book")
 def test_book_pages_render_offline(browser, built_site):  # noqa: F811
     with serve(built_site) as base:
         for path in ("index.html", "book/intro.html", "book/running.html", "book/instructors.html",

@@ -143,7 +143,6 @@ def test_lint_names_bad_markup():
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("course-toy")
 def test_refresh_executes_and_keeps_only_check_outputs(root):
     path = root / "solutions" / TOY.name
     stripped = nbs.clean(nbs.read(path), keep_check_outputs=False)

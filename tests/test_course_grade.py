@@ -207,7 +207,6 @@ def test_table_is_readable(toy):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("course-grade")
 def test_the_solution_passes_and_the_exercise_fails(toy, capsys):
     solution_path, exercise_path = toy
     assert grade.main([str(solution_path), "--solution", str(solution_path)]) == 0
@@ -229,7 +228,6 @@ def square(x):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("course-grade")
 def test_noise_edits_and_deletions(toy, tmp_path):
     solution_path, exercise_path = toy
     student = student_from(
@@ -261,7 +259,6 @@ def test_cli_refuses_a_broken_file_with_status_2(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("course-grade")
 def test_self_check_without_solutions(toy, tmp_path, monkeypatch):
     """A student with only the course package: graded against the outputs stored in the notebook."""
     monkeypatch.chdir(tmp_path)

@@ -101,7 +101,6 @@ def test_summary_and_feedback_format():
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("course-gradebook")
 def test_a_class_with_every_kind_of_broken_submission(tmp_path, capsys):
     subs = make_class(tmp_path)
     out, feedback = tmp_path / "gradebook.csv", tmp_path / "feedback"

@@ -9,6 +9,8 @@ Jupyter Book 1 does the work. Around it this command adds what a course needs:
 - it stops before building when a file named in ``_toc.yml`` is missing, and names it;
 - notebooks are executed through a jupyter-cache (``_build/.jupyter_cache`` by default), so a
   chapter runs again only when its code changed; a failing cell fails the build;
+- one build at a time uses a cache: a second build started meanwhile waits for the first (two
+  writers at once would corrupt the cache);
 - every warning is shown, and the build fails on those that mean a broken page (a missing
   document, image, reference or citation, bad math...); only the cosmetic ones in
   ``HARMLESS`` are let through;
@@ -19,6 +21,7 @@ Jupyter Book 1 does the work. Around it this command adds what a course needs:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import re
@@ -183,6 +186,31 @@ class _Tee(io.TextIOBase):
         return False
 
 
+@contextlib.contextmanager
+def cache_lock(cache: Path):
+    """Hold ``<cache>.lock`` while building: a second build on the same cache waits here.
+
+    jupyter-cache keeps one folder per executed notebook; two builds executing the same chapter
+    at once both try to create it, and the second crashes with FileExistsError.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; builds there must not overlap
+        yield
+        return
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.parent / (cache.name + ".lock"), "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"book: another build is using {cache}; waiting for it to finish", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build(
     root: Path,
     output: Path | None = None,
@@ -211,21 +239,22 @@ def build(
     old_cwd = Path.cwd()
     try:
         os.chdir(root)
-        result = build_sphinx(
-            str(root),
-            str(html),
-            path_config=str(root / "_config.yml"),
-            confoverrides={
-                "external_toc_path": "_toc.yml",
-                "latex_individualpages": False,  # what the jupyter-book CLI passes too
-                "nb_execution_cache_path": str(cache),
-                "show_warning_types": True,
-            },
-            noconfig=True,
-            force_all=force_all,
-            freshenv=force_all,
-            keep_going=True,
-        )
+        with cache_lock(cache):
+            result = build_sphinx(
+                str(root),
+                str(html),
+                path_config=str(root / "_config.yml"),
+                confoverrides={
+                    "external_toc_path": "_toc.yml",
+                    "latex_individualpages": False,  # what the jupyter-book CLI passes too
+                    "nb_execution_cache_path": str(cache),
+                    "show_warning_types": True,
+                },
+                noconfig=True,
+                force_all=force_all,
+                freshenv=force_all,
+                keep_going=True,
+            )
     finally:
         if backend is not None:
             os.environ["MPLBACKEND"] = backend
