@@ -9,7 +9,9 @@ prints the cross-entropy in nats per masked token of:
 - **neighbours**: counts of (left neighbour, token, right neighbour) in the training plays, backing
   off to (left neighbour, token) and then to frequency where a neighbour is masked or the pair is
   unseen;
-- the model (the shipped ``shakespeare-mini`` unless another folder is given).
+- the model (the shipped ``shakespeare-mini`` unless another folder is given), on the batches as
+  they are and with the unmasked words of each block shuffled (``training.shuffle_context``): the
+  difference is what word order is worth to it; near zero, it reads a bag of words.
 
 A model that uses its context should beat the frequency line at once and the neighbour counts
 soon after: they read two tokens, the model reads all 64. This is a measurement, not a speed test.
@@ -23,7 +25,7 @@ from collections import Counter
 
 from kaibert import BertForMaskedLM, data
 from kaibert.fill_mask import SHAKESPEARE_MINI
-from kaibert.training import eval_batches, evaluate, special_token_ids
+from kaibert.training import eval_batches, special_token_ids, word_order_gap
 
 
 class NeighbourCounts:
@@ -91,13 +93,16 @@ def main() -> None:
     counts = NeighbourCounts(blocks["train"]["input_ids"], V)
     losses = counting_losses(counts, batches, unusable=set(ids.values()))
     model = BertForMaskedLM.from_pretrained(args.model).eval()
-    report = evaluate(model, batches)
+    report = word_order_gap(model, batches, ids)
 
     print(f"validation plays, {losses['masked_tokens']} masked tokens; loss in nats per masked token")
     print(f"  uniform guess over {V} tokens     {math.log(V):.3f}")
     print(f"  frequency (counts of each token)  {losses['frequency']:.3f}")
     print(f"  neighbours (counts of triples)    {losses['neighbours']:.3f}")
-    print(f"  {args.model.rstrip('/').split('/')[-1]:<33s} {report['loss']:.3f}")
+    name = args.model.rstrip('/').split('/')[-1]
+    print(f"  {name:<33s} {report['loss']:.3f}")
+    print(f"  {'  the same, context shuffled':<33s} {report['shuffled_loss']:.3f}"
+          f"   (word order is worth {report['gap']:.3f} nats to it)")
 
 
 if __name__ == "__main__":

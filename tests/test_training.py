@@ -84,6 +84,32 @@ def test_counts_give_loss_perplexity_and_accuracy():
     assert summary["accuracy"] == 0.5 and summary["baseline_accuracy"] == 0.5
 
 
+def test_shuffle_context_moves_only_the_visible_words():
+    batches = list(training.MaskedBatches(random_blocks(), 8, 2, VOCAB, IDS))
+    shuffled = list(training.shuffle_context(batches, IDS, seed=3))
+    moved = 0
+    for before, after in zip(batches, shuffled):
+        assert torch.equal(after["labels"], before["labels"])
+        fixed = (before["labels"] != -100) | torch.isin(before["input_ids"], torch.tensor(list(IDS.values())))
+        assert torch.equal(after["input_ids"][fixed], before["input_ids"][fixed])      # masks, [CLS], [SEP]
+        for row_before, row_after in zip(before["input_ids"], after["input_ids"]):
+            assert sorted(row_before.tolist()) == sorted(row_after.tolist())          # the same words
+        moved += (after["input_ids"] != before["input_ids"]).sum().item()
+    assert moved > 0
+    again = list(training.shuffle_context(batches, IDS, seed=3))
+    assert all(torch.equal(a["input_ids"], b["input_ids"]) for a, b in zip(shuffled, again))
+
+
+def test_a_bag_of_words_model_has_no_word_order_gap():
+    model = tiny_model().eval()                           # no position embeddings: order is invisible
+    with torch.no_grad():
+        model.bert.embeddings.position_embeddings.weight.zero_()
+    batches = list(training.MaskedBatches(random_blocks(), 8, 2, VOCAB, IDS))
+    report = training.word_order_gap(model, batches, IDS)
+    assert report["gap"] == pytest.approx(0.0, abs=1e-5)
+    assert report["loss"] == pytest.approx(training.evaluate(model, batches)["loss"])
+
+
 def test_plain_loop_learns_a_batch_and_evaluate_reports_it():
     model = tiny_model()
     batch = training.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
