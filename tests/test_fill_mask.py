@@ -32,9 +32,9 @@ def test_fill_mask_returns_the_top_tokens_with_probabilities(shipped):
 
 
 @pytest.mark.slow
-def test_shipped_model_beats_the_baseline_on_held_out_plays(shipped):
+def test_shipped_model_beats_the_baseline_and_reads_word_order(shipped):
     from kaibert import data
-    from kaibert.training import eval_batches, evaluate, special_token_ids
+    from kaibert.training import eval_batches, evaluate, special_token_ids, word_order_gap
 
     model, _ = shipped
     fast, blocks = data.prepare_data(folder=None, vocab_from=SHAKESPEARE_MINI, block_size=64)
@@ -43,6 +43,8 @@ def test_shipped_model_beats_the_baseline_on_held_out_plays(shipped):
     report = evaluate(model, batches, baseline_token_id=fast.token_to_id(","))
     assert report["accuracy"] > 1.5 * report["baseline_accuracy"]
     assert report["perplexity"] < 0.1 * fast.get_vocab_size()
+    order = word_order_gap(model, batches, ids)
+    assert order["gap"] > 0.5, order  # a bag-of-words model scores the same on shuffled context
 
 
 def test_several_masks_give_one_list_each(shipped):
@@ -120,6 +122,20 @@ def test_shipped_folder_is_complete():
     assert tokenizer.tokenize("To be, or not to be") == ["to", "be", ",", "or", "not", "to", "be"]
     for name in ("TRAINING.md", "training_log.csv", "results.json"):
         assert (Path(SHAKESPEARE_MINI) / name).is_file(), name
+
+
+@pytest.mark.slow
+def test_shipped_model_puts_common_words_back_in_lines_it_never_saw(shipped):
+    import random
+
+    from kaibert import data
+    from kaibert.fill_mask import fill_in_common_words
+
+    model, tokenizer = shipped
+    lines = [line for path in data.split_files("test") for line in Path(path).read_text().splitlines()
+             if len(line.split()) >= 6]
+    report = fill_in_common_words(model, tokenizer, random.Random(0).sample(lines, 300))
+    assert report["top1"] > 1.5 * report["baseline"], report
 
 
 def test_fill_in_common_words_counts_what_a_model_puts_back(shipped):
