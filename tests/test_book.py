@@ -178,6 +178,14 @@ def mini_book(tmp_path: Path, notebook: nbformat.NotebookNode | None = None, pag
     return tmp_path
 
 
+def one_cell_notebook(title: str, code: str) -> nbformat.NotebookNode:
+    """A chapter with a heading and one code cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}"), nbformat.v4.new_code_cell(code)]
+    return nb
+
+
 def run_book(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "kaibert.course.book", "build", *args],
@@ -187,10 +195,7 @@ def run_book(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_a_failing_cell_fails_the_build(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    nb.cells = [nbformat.v4.new_markdown_cell("# Broken"), nbformat.v4.new_code_cell("1 / 0")]
-    result = run_book(mini_book(tmp_path, notebook=nb))
+    result = run_book(mini_book(tmp_path, notebook=one_cell_notebook("Broken", "1 / 0")))
     assert result.returncode == 1, result.stdout[-3000:]
     assert "ZeroDivisionError" in result.stdout + result.stderr
     assert "book: FAILED" in result.stderr
@@ -205,11 +210,8 @@ def test_a_broken_reference_fails_the_build(tmp_path):
 
 @pytest.mark.slow
 def test_two_builds_on_one_cache_take_turns(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    nb.cells = [nbformat.v4.new_markdown_cell("# Slow"), nbformat.v4.new_code_cell("import time\ntime.sleep(5)\n6 * 7")]
     (tmp_path / "course").mkdir()
-    root = mini_book(tmp_path / "course", notebook=nb)
+    root = mini_book(tmp_path / "course", notebook=one_cell_notebook("Slow", "import time\ntime.sleep(5)\n6 * 7"))
     cache = tmp_path / "cache"
     runs = [subprocess.Popen([sys.executable, "-m", "kaibert.course.book", "build", "--output", str(tmp_path / f"site{i}"),
                               "--cache", str(cache)], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

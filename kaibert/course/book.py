@@ -199,16 +199,13 @@ def cache_lock(cache: Path):
         yield
         return
     cache.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache.parent / (cache.name + ".lock"), "w") as handle:
+    with open(cache.parent / (cache.name + ".lock"), "w") as handle:  # closing it releases the lock
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(f"book: another build is using {cache}; waiting for it to finish", file=sys.stderr, flush=True)
             fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
 
 
 def build(
