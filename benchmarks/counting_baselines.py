@@ -10,7 +10,7 @@ prints the cross-entropy in nats per masked token of:
   off to (left neighbour, token) and then to frequency where a neighbour is masked or the pair is
   unseen;
 - the model (the shipped ``shakespeare-mini`` unless another folder is given), on the batches as
-  they are and with the unmasked words of each block shuffled (``training.shuffle_context``): the
+  they are and with the unmasked words of each block shuffled (``train.shuffle_context``): the
   difference is what word order is worth to it; near zero, it reads a bag of words.
 
 A model that uses its context should beat the frequency line at once and the neighbour counts
@@ -25,7 +25,7 @@ from collections import Counter
 
 from kaibert import BertForMaskedLM, data
 from kaibert.fill_mask import SHAKESPEARE_MINI
-from kaibert.training import eval_batches, special_token_ids, word_order_gap
+from kaibert.train import eval_batches, special_token_ids, word_order_gap
 
 
 class NeighbourCounts:

@@ -21,7 +21,7 @@ import torch
 from kaibert import BertConfig, BertForMaskedLM, data
 from kaibert.fill_mask import SHAKESPEARE_MINI
 from kaibert.schedules import make_scheduler
-from kaibert.training import MaskedBatches, make_optimizer, special_token_ids
+from kaibert.train import MaskedBatches, make_optimizer, special_token_ids
 
 
 def step(model, batch, optimizer, scheduler, max_grad_norm=1.0) -> tuple[float, float]:

@@ -34,7 +34,7 @@ def test_fill_mask_returns_the_top_tokens_with_probabilities(shipped):
 @pytest.mark.slow
 def test_shipped_model_beats_the_baseline_and_reads_word_order(shipped):
     from kaibert import data
-    from kaibert.training import eval_batches, evaluate, shuffle_context, special_token_ids
+    from kaibert.train import eval_batches, evaluate, shuffle_context, special_token_ids
 
     model, _ = shipped
     fast, blocks = data.prepare_data(folder=None, vocab_from=SHAKESPEARE_MINI, block_size=64)

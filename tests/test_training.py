@@ -9,7 +9,6 @@ import yaml
 
 from kaibert import BertConfig, BertForMaskedLM, data
 from kaibert import train as ktrain
-from kaibert import training
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -40,14 +39,14 @@ def random_blocks(n=40, length=12, seed=0):
 
 def test_batches_are_a_function_of_the_step():
     blocks = random_blocks()
-    loader = training.MaskedBatches(blocks, batch_size=8, total_steps=12, vocab_size=VOCAB,
+    loader = ktrain.MaskedBatches(blocks, batch_size=8, total_steps=12, vocab_size=VOCAB,
                                     special_ids=IDS, seed=7)
     everything = list(loader)
     assert len(everything) == len(loader) == 12
-    resumed = training.MaskedBatches(blocks, 8, 12, VOCAB, IDS, seed=7, start=lambda: 5)
+    resumed = ktrain.MaskedBatches(blocks, 8, 12, VOCAB, IDS, seed=7, start=lambda: 5)
     for a, b in zip(everything[5:], resumed, strict=True):
         assert torch.equal(a["input_ids"], b["input_ids"]) and torch.equal(a["labels"], b["labels"])
-    other_seed = training.MaskedBatches(blocks, 8, 12, VOCAB, IDS, seed=8).batch(0)
+    other_seed = ktrain.MaskedBatches(blocks, 8, 12, VOCAB, IDS, seed=8).batch(0)
     assert not torch.equal(other_seed["labels"], everything[0]["labels"])
     # each pass over the data (5 batches of 8 from 40 blocks) visits every block once
     originals = {tuple(b["input_ids"]) for b in blocks}
@@ -63,30 +62,30 @@ def test_batches_are_a_function_of_the_step():
 
 def test_too_few_blocks_for_a_batch_is_an_error():
     with pytest.raises(ValueError, match="cannot fill one batch"):
-        training.MaskedBatches(random_blocks(3), 8, 10, VOCAB, IDS)
+        ktrain.MaskedBatches(random_blocks(3), 8, 10, VOCAB, IDS)
 
 
 def test_masked_only_loss_equals_the_models_loss():
     model = tiny_model().eval()
-    batch = training.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
-    assert torch.allclose(training.mlm_loss(model, batch), model(**batch).loss, atol=1e-6)
+    batch = ktrain.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
+    assert torch.allclose(ktrain.mlm_loss(model, batch), model(**batch).loss, atol=1e-6)
 
 
 def test_counts_give_loss_perplexity_and_accuracy():
     logits = torch.tensor([[[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0]]])  # (1, 3, 3)
     labels = torch.tensor([[0, 2, -100]])
-    counts = training.masked_lm_counts(logits, labels, baseline_token_id=2)
+    counts = ktrain.masked_lm_counts(logits, labels, baseline_token_id=2)
     expected = (torch.nn.functional.cross_entropy(logits[0, :2], labels[0, :2], reduction="sum"))
     assert counts["count"] == 2 and counts["correct"] == 1 and counts["baseline_correct"] == 1
     assert math.isclose(counts["loss_sum"], expected.item(), rel_tol=1e-6)
-    summary = training.summarize_counts(counts)
+    summary = ktrain.summarize_counts(counts)
     assert math.isclose(summary["perplexity"], math.exp(summary["loss"]), rel_tol=1e-9)
     assert summary["accuracy"] == 0.5 and summary["baseline_accuracy"] == 0.5
 
 
 def test_shuffle_context_moves_only_the_visible_words():
-    batches = list(training.MaskedBatches(random_blocks(), 8, 2, VOCAB, IDS))
-    shuffled = list(training.shuffle_context(batches, IDS, seed=3))
+    batches = list(ktrain.MaskedBatches(random_blocks(), 8, 2, VOCAB, IDS))
+    shuffled = list(ktrain.shuffle_context(batches, IDS, seed=3))
     moved = 0
     for before, after in zip(batches, shuffled):
         assert torch.equal(after["labels"], before["labels"])
@@ -96,7 +95,7 @@ def test_shuffle_context_moves_only_the_visible_words():
             assert sorted(row_before.tolist()) == sorted(row_after.tolist())          # the same words
         moved += (after["input_ids"] != before["input_ids"]).sum().item()
     assert moved > 0
-    again = list(training.shuffle_context(batches, IDS, seed=3))
+    again = list(ktrain.shuffle_context(batches, IDS, seed=3))
     assert all(torch.equal(a["input_ids"], b["input_ids"]) for a, b in zip(shuffled, again))
 
 
@@ -104,20 +103,20 @@ def test_a_bag_of_words_model_has_no_word_order_gap():
     model = tiny_model().eval()                           # no position embeddings: order is invisible
     with torch.no_grad():
         model.bert.embeddings.position_embeddings.weight.zero_()
-    batches = list(training.MaskedBatches(random_blocks(), 8, 2, VOCAB, IDS))
-    report = training.word_order_gap(model, batches, IDS)
+    batches = list(ktrain.MaskedBatches(random_blocks(), 8, 2, VOCAB, IDS))
+    report = ktrain.word_order_gap(model, batches, IDS)
     assert report["gap"] == pytest.approx(0.0, abs=1e-5)
-    assert report["loss"] == pytest.approx(training.evaluate(model, batches)["loss"])
+    assert report["loss"] == pytest.approx(ktrain.evaluate(model, batches)["loss"])
 
 
 def test_plain_loop_learns_a_batch_and_evaluate_reports_it():
     model = tiny_model()
-    batch = training.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
-    optimizer = training.make_optimizer(model, learning_rate=2e-2)
+    batch = ktrain.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
+    optimizer = ktrain.make_optimizer(model, learning_rate=2e-2)
     assert [g["weight_decay"] for g in optimizer.param_groups] == [0.01, 0.0]
-    before = training.evaluate(model, [batch])
-    history = training.train_loop(model, [batch] * 40, optimizer, log_every=20)
-    after = training.evaluate(model, [batch], baseline_token_id=5)
+    before = ktrain.evaluate(model, [batch])
+    history = ktrain.train_loop(model, [batch] * 40, optimizer, log_every=20)
+    after = ktrain.evaluate(model, [batch], baseline_token_id=5)
     assert [h["step"] for h in history] == [1, 20, 40]
     assert after["loss"] < before["loss"] / 2 and after["accuracy"] > 0.8
     labels = batch["labels"][batch["labels"] != -100]
@@ -127,10 +126,10 @@ def test_plain_loop_learns_a_batch_and_evaluate_reports_it():
 
 def test_gradient_clipping_bounds_the_step():
     model = tiny_model()
-    batch = training.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
+    batch = ktrain.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     before = [p.detach().clone() for p in model.parameters()]
-    training.training_step(model, batch, optimizer, max_grad_norm=1e-3)
+    ktrain.training_step(model, batch, optimizer, max_grad_norm=1e-3)
     moved = torch.sqrt(sum(((p - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
     assert moved.item() == pytest.approx(1e-3, rel=1e-3)
 

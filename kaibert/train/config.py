@@ -1,0 +1,217 @@
+"""The training config: five sections read from YAML and checked key by key.
+
+A config has five parts (see ``configs/shakespeare-mini.yaml``)::
+
+    seed: 0
+    output_dir: runs/shakespeare-mini
+    data:      {dataset: shakespeare, vocab_size: 8000, block_size: 128, batch_size: 32, ...}
+    model:     {hidden_size: 256, num_hidden_layers: 4, ...}      # any BertConfig field
+    training:  {max_steps: 3000, learning_rate: 1e-3, warmup_steps: 200, ...}
+
+Every key, its default and its meaning: ``reference_table()`` (the README shows it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+TOP_LEVEL_KEYS = ("seed", "output_dir", "data", "model", "training")
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
+
+
+class ConfigError(ValueError):
+    """A config file with an unknown key or an impossible value; the message names the key."""
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "shakespeare"        # "shakespeare", "wikitext-2", or a hub data set name
+    dataset_config: str | None = None  # the hub data set's configuration, if it has several
+    corpus_dir: str | None = None      # another folder of Shakespeare-style text files
+    vocab_size: int = 8000
+    tokenizer: str | None = None       # reuse this folder's vocab.txt instead of learning one
+    block_size: int = 128
+    batch_size: int = 32
+    mlm_probability: float = 0.15
+    max_train_blocks: int | None = None  # use only the first N training blocks (quick runs)
+    val_batches: int | None = None       # evaluate on at most N validation batches
+
+
+@dataclass
+class TrainingConfig:
+    max_steps: int = 1000
+    init_from: str | None = None      # start from this checkpoint's weights instead of random ones
+    max_minutes: float | None = None  # also stop after this much wall time (the schedule keeps max_steps)
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    adam_betas: list = field(default_factory=lambda: [0.9, 0.999])
+    adam_eps: float = 1e-6
+    schedule: str = "linear"          # see kaibert.schedules.SCHEDULES
+    warmup_steps: int = 100
+    max_grad_norm: float | None = 1.0
+    precision: str = "auto"           # "auto": bf16 (or fp16) mixed precision on a GPU, fp32 on CPU
+    val_every_steps: int = 200
+    save_every_steps: int = 200
+    log_every_steps: int = 10
+    num_threads: int | None = None    # torch CPU threads; None leaves PyTorch's default
+    progress_bar: bool = True
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0
+    output_dir: str = "runs/mlm"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: dict = field(default_factory=dict)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and checking a config
+# ---------------------------------------------------------------------------------------------
+
+def _section(cls, values: Any, where: str):
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"'{where}' must be a mapping of keys to values, got {values!r}")
+    known = {f.name: f for f in fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown key '{where}.{key}'; the keys of '{where}' are "
+                              f"{sorted(known)}")
+    return cls(**values)
+
+
+def _require(condition: bool, key: str, value: Any, what: str) -> None:
+    if not condition:
+        raise ConfigError(f"'{key}' = {value!r} is impossible: {what}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def validate(config: RunConfig) -> RunConfig:
+    """Check every value; raise ConfigError naming the first key that cannot work."""
+    from kaibert.config import BertConfig
+    from kaibert.schedules import SCHEDULES
+
+    d, t = config.data, config.training
+    _require(_is_int(config.seed) and config.seed >= 0, "seed", config.seed,
+             "use a non-negative integer")
+    _require(isinstance(d.dataset, str) and d.dataset != "", "data.dataset", d.dataset,
+             "name 'shakespeare', 'wikitext-2' or a hub data set")
+    _require(_is_int(d.vocab_size) and d.vocab_size >= 200, "data.vocab_size", d.vocab_size,
+             "use an integer of at least a few hundred (8000 suits Shakespeare)")
+    _require(_is_int(d.block_size) and d.block_size >= 8, "data.block_size", d.block_size,
+             "use an integer >= 8, e.g. 128")
+    _require(_is_int(d.batch_size) and d.batch_size >= 1, "data.batch_size", d.batch_size,
+             "use a positive integer")
+    _require(_is_number(d.mlm_probability) and 0 < d.mlm_probability < 1, "data.mlm_probability",
+             d.mlm_probability, "it is a probability strictly between 0 and 1 (BERT uses 0.15)")
+    for key in ("max_train_blocks", "val_batches"):
+        value = getattr(d, key)
+        _require(value is None or (_is_int(value) and value >= 1), f"data.{key}", value,
+                 "use a positive integer or null")
+    _require(_is_int(t.max_steps) and t.max_steps >= 1, "training.max_steps", t.max_steps,
+             "use a positive integer")
+    _require(t.init_from is None or isinstance(t.init_from, str), "training.init_from", t.init_from,
+             "name a model folder with config.json and model.safetensors (a run's model/)")
+    _require(t.max_minutes is None or (_is_number(t.max_minutes) and t.max_minutes > 0),
+             "training.max_minutes", t.max_minutes, "use a positive number of minutes or null")
+    _require(_is_number(t.learning_rate) and t.learning_rate > 0, "training.learning_rate",
+             t.learning_rate, "use a positive number such as 1e-3")
+    _require(_is_number(t.weight_decay) and t.weight_decay >= 0, "training.weight_decay",
+             t.weight_decay, "use a number >= 0")
+    _require(isinstance(t.adam_betas, (list, tuple)) and len(t.adam_betas) == 2
+             and all(_is_number(b) and 0 <= b < 1 for b in t.adam_betas),
+             "training.adam_betas", t.adam_betas, "give two numbers in [0, 1), e.g. [0.9, 0.999]")
+    _require(_is_number(t.adam_eps) and t.adam_eps > 0, "training.adam_eps", t.adam_eps,
+             "use a small positive number such as 1e-6")
+    _require(t.schedule in SCHEDULES, "training.schedule", t.schedule,
+             f"choose one of {sorted(SCHEDULES)}")
+    _require(_is_int(t.warmup_steps) and 0 <= t.warmup_steps <= t.max_steps,
+             "training.warmup_steps", t.warmup_steps,
+             f"use an integer between 0 and training.max_steps ({t.max_steps})")
+    _require(t.max_grad_norm is None or (_is_number(t.max_grad_norm) and t.max_grad_norm > 0),
+             "training.max_grad_norm", t.max_grad_norm, "use a positive number or null (no clipping)")
+    _require(t.precision in PRECISIONS, "training.precision", t.precision,
+             f"choose one of {PRECISIONS}")
+    if t.precision in ("bf16-mixed", "16-mixed"):
+        _require(torch.cuda.is_available(), "training.precision", t.precision,
+                 "mixed precision needs a GPU and none is visible; use 'auto' or '32-true'")
+    for key in ("val_every_steps", "save_every_steps", "log_every_steps"):
+        value = getattr(t, key)
+        _require(_is_int(value) and value >= 1, f"training.{key}", value, "use a positive integer")
+    _require(t.num_threads is None or (_is_int(t.num_threads) and t.num_threads >= 1),
+             "training.num_threads", t.num_threads, "use a positive integer or null")
+    if not isinstance(config.model, dict):
+        raise ConfigError(f"'model' must be a mapping of BertConfig fields, got {config.model!r}")
+    known = {f.name for f in fields(BertConfig)}
+    for key, value in config.model.items():
+        if key not in known:
+            raise ConfigError(f"unknown key 'model.{key}'; the model keys are BertConfig's "
+                              f"fields: {sorted(known)}")
+    if "vocab_size" in config.model:
+        raise ConfigError("'model.vocab_size' is set from the tokenizer; set 'data.vocab_size' "
+                          "instead")
+    try:
+        model_config = model_config_dict(config, vocab_size=d.vocab_size)
+        BertConfig.from_dict(model_config)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"'model' does not make a valid BertConfig: {err}") from err
+    _require(model_config["max_position_embeddings"] >= d.block_size,
+             "model.max_position_embeddings", model_config["max_position_embeddings"],
+             f"it must be at least data.block_size ({d.block_size})")
+    return config
+
+
+def model_config_dict(config: RunConfig, vocab_size: int) -> dict:
+    """The BertConfig fields of a run: the config's ``model`` section plus the vocabulary size."""
+    values = {"max_position_embeddings": config.data.block_size, **config.model,
+              "vocab_size": vocab_size}
+    return values
+
+
+def config_from_dict(values: dict) -> RunConfig:
+    """A RunConfig from a plain dict (a parsed YAML file), checked key by key."""
+    if not isinstance(values, dict):
+        raise ConfigError("a config must be a mapping with the keys " + ", ".join(TOP_LEVEL_KEYS))
+    for key in values:
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(f"unknown key '{key}'; a config has the keys {list(TOP_LEVEL_KEYS)}")
+    config = RunConfig(
+        seed=values.get("seed", 0),
+        output_dir=str(values.get("output_dir", "runs/mlm")),
+        data=_section(DataConfig, values.get("data"), "data"),
+        model=values.get("model") or {},
+        training=_section(TrainingConfig, values.get("training"), "training"),
+    )
+    return validate(config)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and check a YAML config file."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} not found; see configs/ for examples")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    return config_from_dict(values or {})

@@ -1,0 +1,86 @@
+"""The training step of ``loop.py`` as a PyTorch Lightning module.
+
+Lightning adds what a long run needs around the step: mixed precision on a GPU, validation at
+fixed intervals, progress bars, CSV logs, checkpoints and resuming, and several devices.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from kaibert.config import BertConfig
+from kaibert.mlm import BertForMaskedLM
+from kaibert.schedules import make_scheduler
+from kaibert.train.loop import make_optimizer, masked_lm_counts, mlm_loss, summarize_counts
+
+
+try:
+    import pytorch_lightning as pl
+except ImportError as err:  # pragma: no cover - depends on the install
+    raise ImportError("training with Lightning needs `pip install pytorch-lightning` "
+                      "(or `pip install kaibert[train]`)") from err
+
+
+class MLMModule(pl.LightningModule):
+    """BertForMaskedLM + AdamW + warm-up/decay schedule, with validation loss, perplexity, accuracy."""
+
+    def __init__(self, model_config: dict, learning_rate: float = 1e-3, weight_decay: float = 0.01,
+                 betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-6,
+                 schedule: str = "linear", warmup_steps: int = 0, total_steps: int = 1000,
+                 baseline_token_id: int | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = BertForMaskedLM(BertConfig.from_dict(model_config))
+        self._val_counts: dict[str, float] = {}
+        self._rng_before_step: tuple[int, torch.Tensor] | None = None
+
+    def forward(self, **batch):
+        return self.model(**batch)
+
+    def training_step(self, batch, batch_idx):
+        loss = mlm_loss(self.model, batch)
+        self.log("train_loss", loss, prog_bar=True)
+        self.log("lr", self.optimizers().param_groups[0]["lr"], prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        logits = self.model(**inputs).logits
+        counts = masked_lm_counts(logits, batch["labels"], self.hparams.baseline_token_id)
+        for key, value in counts.items():
+            self._val_counts[key] = self._val_counts.get(key, 0) + value
+
+    def on_validation_epoch_end(self):
+        if not self._val_counts:
+            return
+        summary = summarize_counts(self._val_counts)
+        self._val_counts = {}
+        self.log("val_loss", summary["loss"], prog_bar=True)
+        self.log("val_perplexity", summary["perplexity"])
+        self.log("val_accuracy", summary["accuracy"], prog_bar=True)
+        if "baseline_accuracy" in summary:
+            self.log("val_baseline_accuracy", summary["baseline_accuracy"])
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = make_optimizer(self.model, hp.learning_rate, hp.weight_decay, hp.betas, hp.eps)
+        scheduler = make_scheduler(optimizer, hp.schedule, hp.warmup_steps, hp.total_steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # The random state that dropout draws from is part of a run's state: save it with every
+    # checkpoint, as it was after the last completed step, so that a resumed run repeats.
+    def on_train_batch_start(self, batch, batch_idx):
+        self._rng_before_step = (self.trainer.global_step, torch.get_rng_state())
+
+    def on_save_checkpoint(self, checkpoint):
+        step_started = self._rng_before_step
+        if step_started is not None and step_started[0] == self.trainer.global_step:
+            checkpoint["torch_rng_state"] = step_started[1]   # interrupted inside a step
+        else:
+            checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint):
+        if "torch_rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["torch_rng_state"])
