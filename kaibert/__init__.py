@@ -1,10 +1,16 @@
 """kaibert: BERT built from scratch, one module per chapter of the KAI-BERT course."""
 
 from kaibert.config import BertConfig
+from kaibert.finetune.heads import (
+    BertForNextSentencePrediction,
+    BertForPreTraining,
+    BertForSequenceClassification,
+)
 from kaibert.mlm import BertForMaskedLM, MaskingCollator
 from kaibert.model import BertModel
 
-__all__ = ["BertConfig", "BertModel", "BertForMaskedLM", "BertTokenizer", "MaskingCollator"]
+__all__ = ["BertConfig", "BertModel", "BertForMaskedLM", "BertForSequenceClassification",
+           "BertForNextSentencePrediction", "BertForPreTraining", "BertTokenizer", "MaskingCollator"]
 __version__ = "0.1.0"
 
 

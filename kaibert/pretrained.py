@@ -8,14 +8,15 @@ below is the one place where the two naming schemes meet.
 from __future__ import annotations
 
 import json
-import os
 import re
+import warnings
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from kaibert.config import BertConfig
+from kaibert.hub import resolve_file  # noqa: F401  (chapter 06 imports it from here)
 
 # Hugging Face module name                      kaibert module name       ({n}: the layer number)
 HF_TO_KAIBERT = [
@@ -36,10 +37,13 @@ HF_TO_KAIBERT = [
     ("cls.predictions.transform.LayerNorm",       "mlm_head.layer_norm"),
     ("cls.predictions.decoder",                   "mlm_head.decoder"),
     ("cls.predictions",                           "mlm_head"),  # the output bias
+    ("cls.seq_relationship",                      "nsp_head"),  # chapter 10: is B the next sentence?
+    ("classifier",                                "classifier"),  # chapter 10: the fine-tuned head
 ]
 
-# Weights a checkpoint may hold that kaibert has no use for: the next-sentence head of
-# BertForPreTraining checkpoints, and index buffers that older versions saved.
+# Weights a checkpoint may hold that a model may have no use for: the next-sentence head of
+# BertForPreTraining checkpoints (when loaded into a model without one), and index buffers that
+# older versions saved.
 IGNORED = re.compile(r"^(cls\.seq_relationship\..*|.*position_ids|.*embeddings\.token_type_ids)$")
 # Older checkpoints, converted from TensorFlow, call LayerNorm's weight and bias gamma and beta.
 LEGACY_SUFFIXES = {".gamma": ".weight", ".beta": ".bias"}
@@ -75,58 +79,6 @@ def kaibert_to_hf_name(name: str) -> str | None:
     return None if renamed is None else prefix + renamed
 
 
-# --- finding the files ---------------------------------------------------------------------
-
-
-def resolve_file(folder_or_hub_name: str | Path, filename: str, required: bool = True) -> Path | None:
-    """A file of a checkpoint: from a local folder, or downloaded from the hub by name."""
-    folder = Path(folder_or_hub_name)
-    if folder.is_dir():
-        path = folder / filename
-        if path.is_file():
-            return path
-        if required:
-            raise FileNotFoundError(f"The checkpoint folder {folder} has no {filename}.")
-        return None
-    name = str(folder_or_hub_name)
-    if folder.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
-        raise FileNotFoundError(
-            f"{name!r} is not a checkpoint folder. Pass the folder that holds config.json and "
-            "model.safetensors, or a Hugging Face hub name such as 'bert-base-uncased'."
-        )
-    return _download(name, filename, required)
-
-
-def _download(hub_name: str, filename: str, required: bool) -> Path | None:
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError as error:
-        raise ImportError(
-            f"Loading {hub_name!r} from the Hugging Face hub needs the hub client: "
-            "pip install 'kaibert[hub]' (or pass a local checkpoint folder)."
-        ) from error
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
-
-    try:
-        return Path(hf_hub_download(hub_name, filename))
-    except EntryNotFoundError as error:
-        if isinstance(error, LocalEntryNotFoundError):  # offline, and not in the local cache
-            raise _hub_error(hub_name, filename, error) from error
-        if required:
-            raise FileNotFoundError(f"The hub model {hub_name!r} has no {filename}.") from None
-        return None
-    except Exception as error:  # no network, unknown name, no access
-        raise _hub_error(hub_name, filename, error) from error
-
-
-def _hub_error(hub_name: str, filename: str, error: Exception) -> OSError:
-    return OSError(
-        f"{hub_name!r} is not a local folder, and fetching its {filename} from the Hugging Face hub "
-        f"failed ({type(error).__name__}). If you are offline, pass a local checkpoint folder instead, "
-        "for example kaibert.course.pretrained_bert_path(); otherwise check the model name."
-    )
-
-
 def load_checkpoint_state_dict(folder_or_hub_name: str | Path) -> dict[str, Tensor]:
     """The raw weights of a checkpoint, under their Hugging Face names."""
     for filename in WEIGHT_FILES:
@@ -146,47 +98,71 @@ def load_checkpoint_state_dict(folder_or_hub_name: str | Path) -> dict[str, Tens
 # --- the models' from_pretrained / save_pretrained ----------------------------------------------
 
 
+HEADS = ("mlm_head.", "nsp_head.", "classifier.")  # what sits on top of the encoder, outside "bert."
+
+
 def _fit_to_model(name: str, model_prefix: str) -> str | None:
     """Move a kaibert name into the model's own namespace; None for weights this model lacks."""
     body = name[len("bert."):] if name.startswith("bert.") else name
-    if name.startswith("mlm_head."):
-        return name if model_prefix else None  # a BertModel has no MLM head
-    if body.startswith("pooler.") and model_prefix:
-        return None  # BertForMaskedLM, like Hugging Face's, has no pooler
+    if body.startswith(HEADS):
+        return body if model_prefix else None  # a bare BertModel has no heads
     return model_prefix + body
 
 
-def load_hf_state_dict(model: nn.Module, state: dict[str, Tensor], strict: bool = True) -> list[str]:
-    """Copy Hugging Face weights into a kaibert model; return the names left at their initial values."""
+def _is_head_or_buffer(hf_name: str, name: str | None) -> bool:
+    """Weights of some BERT model, just not of this one: another task's head, a pooler, a buffer."""
+    if IGNORED.match(hf_name):
+        return True
+    if name is None:
+        return False
+    body = name[len("bert."):] if name.startswith("bert.") else name
+    return body.startswith(HEADS + ("pooler.",))
+
+
+def load_hf_state_dict(model: nn.Module, state: dict[str, Tensor], strict: bool = True,
+                       ignore_mismatched_sizes: bool = False) -> list[str]:
+    """Copy Hugging Face weights into a kaibert model; return the names left at their initial values.
+
+    Weights the model expects to train from scratch (its ``new_head_weights``, e.g. a classifier on
+    an encoder-only checkpoint) may be missing even when ``strict``; everything else must fit.
+    """
     prefix = getattr(model, "base_prefix", "")
     tied = set(getattr(model, "tied_weights", ()))
+    new_heads = tuple(getattr(model, "new_head_weights", ()))
     own = model.state_dict()
     converted, unknown, mismatched = {}, [], []
     for hf_name, tensor in state.items():
-        if IGNORED.match(hf_name):
-            continue
         name = hf_to_kaibert_name(hf_name)
-        if name is None:
-            unknown.append(hf_name)
-            continue
-        name = _fit_to_model(name, prefix)
-        if name is None or name in tied or name == "mlm_head.decoder.bias":
-            continue  # tied to another weight, or not part of this model
-        if name not in own:
-            unknown.append(hf_name)
-        elif own[name].shape != tensor.shape:
-            mismatched.append(f"{hf_name}: checkpoint {tuple(tensor.shape)} vs model {tuple(own[name].shape)}")
+        fitted = None if name is None else _fit_to_model(name, prefix)
+        if fitted in tied or fitted == "mlm_head.decoder.bias":
+            continue  # tied to another weight: stored once
+        if fitted is None or fitted not in own:
+            if not _is_head_or_buffer(hf_name, name):
+                unknown.append(hf_name)
+            continue  # part of another BERT model (another head), not of this one
+        if own[fitted].shape != tensor.shape:
+            if fitted.startswith("classifier."):
+                if ignore_mismatched_sizes:
+                    continue  # a new classifier for another set of labels
+                raise ValueError(
+                    f"The checkpoint's classifier has {tensor.shape[0]} labels, but this model's config "
+                    f"asks for num_labels={own[fitted].shape[0]}. Load it with num_labels={tensor.shape[0]} "
+                    f"to use the trained head, or pass ignore_mismatched_sizes=True to start a new "
+                    f"{own[fitted].shape[0]}-label head on the checkpoint's encoder."
+                )
+            mismatched.append(f"{hf_name}: checkpoint {tuple(tensor.shape)} vs model {tuple(own[fitted].shape)}")
         else:
-            converted[name] = tensor
+            converted[fitted] = tensor
     missing = sorted(set(own) - set(converted) - tied)
+    must_have = [m for m in missing if not m.startswith(new_heads)]
     problems = []
     if mismatched:
         problems.append("shapes that do not fit the config: " + "; ".join(mismatched))
     if unknown:
         problems.append("weights that are not part of a BERT model: " + ", ".join(sorted(unknown)))
-    if missing and strict:
+    if must_have and strict:
         problems.append(
-            "weights the checkpoint lacks: " + ", ".join(missing)
+            "weights the checkpoint lacks: " + ", ".join(must_have)
             + " (pass strict=False to start those from random values, e.g. an MLM head on a "
             "checkpoint that has none)"
         )
@@ -202,19 +178,33 @@ class PretrainedMixin:
     hf_architecture = "BertModel"
     base_prefix = ""  # where the encoder lives inside the model: "" or "bert."
     tied_weights: tuple[str, ...] = ()
+    new_head_weights: tuple[str, ...] = ()  # prefixes a checkpoint may lack: heads trained from scratch
 
     @classmethod
-    def from_pretrained(cls, folder_or_hub_name: str | Path, strict: bool = True, **config_changes):
+    def from_pretrained(cls, folder_or_hub_name: str | Path, strict: bool = True,
+                        ignore_mismatched_sizes: bool = False, **config_changes):
         """Build the model from a checkpoint's config.json, then copy its weights in.
 
-        `config_changes` override config values, e.g. attn_implementation="sdpa".
+        `config_changes` override config values, e.g. attn_implementation="sdpa" or num_labels=3.
+        Weights the checkpoint lacks but this model can learn from scratch (a classifier on an
+        encoder-only checkpoint) start from random values, with a warning that names them.
         """
         data = json.loads(resolve_file(folder_or_hub_name, "config.json").read_text())
+        if "num_labels" in config_changes and "id2label" not in config_changes:
+            data.pop("id2label", None), data.pop("label2id", None)  # new labels replace the old names
         config = BertConfig.from_dict({**data, **config_changes})
         model = cls(config)
-        missing = load_hf_state_dict(model, load_checkpoint_state_dict(folder_or_hub_name), strict)
-        if missing:
-            print(f"kaibert: {len(missing)} weights not in the checkpoint start from random values: {missing}")
+        state = load_checkpoint_state_dict(folder_or_hub_name)
+        missing = load_hf_state_dict(model, state, strict, ignore_mismatched_sizes)
+        new = [m for m in missing if m.startswith(tuple(cls.new_head_weights))]
+        if new:
+            warnings.warn(
+                f"Some weights of {cls.__name__} were not in the checkpoint at {folder_or_hub_name} and "
+                f"start from random values: {new}. Train the model on a downstream task (fine-tune it) "
+                "before trusting its predictions.", stacklevel=2)
+        if len(missing) > len(new):
+            rest = [m for m in missing if m not in new]
+            print(f"kaibert: {len(rest)} weights not in the checkpoint start from random values: {rest}")
         return model.eval()
 
     def save_pretrained(self, folder: str | Path) -> None:

@@ -1,0 +1,58 @@
+"""Finding a checkpoint's files: in a local folder, or downloaded once from the Hugging Face hub.
+
+This module imports nothing else from kaibert, so that both the config (which needs config.json)
+and the weight loader in ``pretrained.py`` (which needs config.json and the weights) can use it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def resolve_file(folder_or_hub_name: str | Path, filename: str, required: bool = True) -> Path | None:
+    """A file of a checkpoint: from a local folder, or downloaded from the hub by name."""
+    folder = Path(folder_or_hub_name)
+    if folder.is_dir():
+        path = folder / filename
+        if path.is_file():
+            return path
+        if required:
+            raise FileNotFoundError(f"The checkpoint folder {folder} has no {filename}.")
+        return None
+    name = str(folder_or_hub_name)
+    if folder.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise FileNotFoundError(
+            f"{name!r} is not a checkpoint folder. Pass the folder that holds config.json and "
+            "model.safetensors, or a Hugging Face hub name such as 'bert-base-uncased'."
+        )
+    return _download(name, filename, required)
+
+
+def _download(hub_name: str, filename: str, required: bool) -> Path | None:
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError as error:
+        raise ImportError(
+            f"Loading {hub_name!r} from the Hugging Face hub needs the hub client: "
+            "pip install 'kaibert[hub]' (or pass a local checkpoint folder)."
+        ) from error
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(hub_name, filename))
+    except EntryNotFoundError as error:
+        if isinstance(error, LocalEntryNotFoundError):  # offline, and not in the local cache
+            raise _hub_error(hub_name, filename, error) from error
+        if required:
+            raise FileNotFoundError(f"The hub model {hub_name!r} has no {filename}.") from None
+        return None
+    except Exception as error:  # no network, unknown name, no access
+        raise _hub_error(hub_name, filename, error) from error
+
+
+def _hub_error(hub_name: str, filename: str, error: Exception) -> OSError:
+    return OSError(
+        f"{hub_name!r} is not a local folder, and fetching its {filename} from the Hugging Face hub "
+        f"failed ({type(error).__name__}). If you are offline, pass a local checkpoint folder instead, "
+        "for example kaibert.course.pretrained_bert_path(); otherwise check the model name."
+    )
