@@ -24,8 +24,12 @@ rebuilds it from PyPI.
 from __future__ import annotations
 
 import argparse
+import difflib
+import functools
 import json
+import os
 import re
+import socket
 import shutil
 import subprocess
 import sys
@@ -68,7 +72,51 @@ HUB_DATASETS = {
 
 
 class CorpusError(FileNotFoundError):
-    """The corpus is missing or empty; the message says how to get it."""
+    """The corpus is missing or empty, or the data set name is unknown; the message says what to do."""
+
+
+LOCAL_CORPORA = ("shakespeare",)
+HUB_HOST = "huggingface.co"
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers at all: one connection, a few seconds at most.
+
+    Asked before a hub data set is loaded, so that an offline machine (or a typo) gets an answer
+    at once instead of the hub client's retries. ``HF_HUB_OFFLINE=1`` or ``HF_DATASETS_OFFLINE=1``
+    say so without asking.
+    """
+    if any(os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+           for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return False
+    try:
+        socket.create_connection((HUB_HOST, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def check_dataset_name(dataset: str) -> None:
+    """Refuse at once a data set name that is neither a shipped corpus nor loadable from the hub.
+
+    A hub name can only be checked online; offline, every name but the shipped corpus is refused
+    here, with the closest known name as a suggestion (``shakespear`` -> ``shakespeare``).
+    """
+    if dataset in LOCAL_CORPORA:
+        return
+    known = list(LOCAL_CORPORA) + list(HUB_DATASETS)
+    close = difflib.get_close_matches(dataset, known, n=1, cutoff=0.6)
+    hint = f" Did you mean '{close[0]}'?" if close else " The shipped corpus is 'shakespeare'."
+    if Path(dataset).is_dir():
+        raise CorpusError(f"data set '{dataset}' is a folder: give a folder of text files as "
+                          f"data.corpus_dir (with dataset: shakespeare), not as data.dataset.")
+    if not hub_reachable():
+        raise CorpusError(
+            f"data set '{dataset}' is neither a local corpus ({', '.join(LOCAL_CORPORA)}) nor "
+            f"reachable: the Hugging Face hub ({HUB_HOST}) cannot be reached from this machine."
+            + hint
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,8 +286,15 @@ def load_text_splits(dataset: str = "shakespeare", corpus_dir: str | Path | None
         files = {split: split_files(split, corpus_dir) for split in SPLITS}
         splits = load_dataset("text", data_files=files)
     else:
+        check_dataset_name(dataset)
         name, config = HUB_DATASETS.get(dataset, (dataset, dataset_config))
-        splits = load_dataset(name, config)
+        try:
+            splits = load_dataset(name, config)
+        except FileNotFoundError as err:  # datasets' DatasetNotFoundError is one
+            close = difflib.get_close_matches(dataset, list(LOCAL_CORPORA) + list(HUB_DATASETS), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise CorpusError(f"data set '{dataset}' is neither a local corpus nor on the Hugging "
+                              f"Face hub: {err}.{hint}") from err
         missing = {"train", "validation", "test"} - set(splits)
         if missing or "text" not in splits["train"].column_names:
             raise ValueError(f"hub data set {name!r} needs train/validation/test splits and a "

@@ -62,7 +62,7 @@ def fill_mask(model_or_path, text: str, top_k: int = 5, tokenizer=None):
     ``transformers``' BertForMaskedLM) together with its ``tokenizer``. Returns, for one mask, a
     list of ``{"token", "token_id", "score", "sequence"}`` dicts, best first (``score`` is the
     probability, ``sequence`` the text with that token filled in); for several masks, one such
-    list per mask, in order.
+    list per mask, in order, each ``sequence`` filling in its own mask and keeping the others.
     """
     if isinstance(model_or_path, (str, Path)):
         model, loaded_tokenizer = load_mlm(model_or_path)
@@ -92,6 +92,9 @@ def fill_mask(model_or_path, text: str, top_k: int = 5, tokenizer=None):
                        token_type_ids=torch.zeros_like(input_ids).to(device)).logits  # (1, T, V)
     positions = (input_ids[0] == tokenizer.mask_token_id).nonzero().flatten().tolist()
     top_k = min(top_k, logits.size(-1))
+    # [CLS], [SEP] and padding are left out of the shown text, but not the other [MASK]s: with
+    # several masks, each mask's answers are shown with the others still blank.
+    hidden = {getattr(tokenizer, f"{name}_token_id", None) for name in ("cls", "sep", "pad")} - {None}
     answers = []
     for position in positions:
         probs = logits[0, position].float().softmax(-1)                # (V,)
@@ -104,7 +107,7 @@ def fill_mask(model_or_path, text: str, top_k: int = 5, tokenizer=None):
                 "token": tokenizer.convert_ids_to_tokens(token_id),
                 "token_id": token_id,
                 "score": score,
-                "sequence": tokenizer.decode(filled, skip_special_tokens=True),
+                "sequence": tokenizer.decode([i for i in filled if i not in hidden]),
             })
         answers.append(options)
     return answers[0] if len(answers) == 1 else answers
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         answers = [answers]
     for number, options in enumerate(answers, start=1):
         if len(answers) > 1:
-            print(f"[MASK] {number}:")
+            print(f"[MASK] {number} of {len(answers)}:")
         for option in options:
             print(f"  {option['score']:7.2%}  {option['token']:<15s} {option['sequence']}")
 

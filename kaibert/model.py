@@ -41,11 +41,25 @@ def init_weights(module: nn.Module, std: float) -> None:
 def check_inputs(config: BertConfig, input_ids: Tensor, attention_mask: Tensor | None,
                  token_type_ids: Tensor | None) -> None:
     """Catch the inputs that would otherwise crash deep inside, or silently give wrong numbers."""
-    if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or input_ids.is_floating_point():
-        shape = tuple(input_ids.shape) if isinstance(input_ids, Tensor) else type(input_ids).__name__
+    if not isinstance(input_ids, Tensor):
         raise ValueError(
-            f"input_ids must be an integer tensor of shape (batch, seq_len), got {shape}. "
+            f"input_ids must be an integer tensor of token ids, shape (batch, seq_len), got "
+            f"{type(input_ids).__name__}. Use torch.tensor([ids]) or the tokenizer's return_tensors='pt'."
+        )
+    if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
+        raise ValueError(
+            f"input_ids must be an integer tensor of token ids, got dtype {input_ids.dtype}. "
+            "Token ids index the embedding table: convert with input_ids.long()."
+        )
+    if input_ids.dim() != 2:
+        raise ValueError(
+            f"input_ids must be an integer tensor of shape (batch, seq_len), got {tuple(input_ids.shape)}. "
             "For one sequence use input_ids.unsqueeze(0); the tokenizer's return_tensors='pt' gives this shape."
+        )
+    if input_ids.size(1) == 0:
+        raise ValueError(
+            f"input_ids is empty: shape {tuple(input_ids.shape)} has no tokens to read. Give at least "
+            "one token per sequence ([CLS] and [SEP] at least: the tokenizer adds them)."
         )
     T = input_ids.size(1)
     if T > config.max_position_embeddings:

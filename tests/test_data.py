@@ -197,3 +197,18 @@ def test_too_small_settings_are_refused(prepared):
         data.group_into_blocks(None, tokenizer, block_size=4)
     with pytest.raises(ValueError, match="vocab_size"):
         data.train_tokenizer(["a b c"], "/tmp/unused-kaibert-vocab", vocab_size=10)
+
+
+def test_a_misspelt_data_set_offline_is_refused_at_once_with_the_close_name(monkeypatch):
+    import time
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    data.hub_reachable.cache_clear()
+    started = time.perf_counter()
+    with pytest.raises(data.CorpusError, match="'shakespear' is neither a local corpus .* nor "
+                                               "reachable.*Did you mean 'shakespeare'"):
+        data.load_text_splits("shakespear")
+    with pytest.raises(data.CorpusError, match="Did you mean 'wikitext-2'"):
+        data.check_dataset_name("wikitext2")
+    assert time.perf_counter() - started < 5
+    data.hub_reachable.cache_clear()

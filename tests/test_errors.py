@@ -108,3 +108,15 @@ def test_labels_of_the_wrong_shape():
     mlm = BertForMaskedLM(BertConfig(**SMALL))
     with pytest.raises(ValueError, match="labels has shape"):
         mlm(torch.ones(1, 4, dtype=torch.long), labels=torch.ones(1, 3, dtype=torch.long))
+
+
+def test_float_input_ids_name_their_dtype(model):
+    with pytest.raises(ValueError, match=r"got dtype torch\.float32.*input_ids\.long\(\)"):
+        model(torch.ones(2, 5))
+
+
+def test_an_empty_sequence_is_a_clear_error(model):
+    with pytest.raises(ValueError, match=r"input_ids is empty: shape \(2, 0\)"):
+        model(torch.ones(2, 0, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"input_ids is empty"):
+        BertForMaskedLM(BertConfig(**SMALL))(torch.ones(1, 0, dtype=torch.long))

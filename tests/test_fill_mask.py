@@ -162,3 +162,22 @@ def test_fill_in_common_words_counts_what_a_model_puts_back(shipped):
     assert [example[2] for example in report["examples"]] == ["and"] * 4
     with pytest.raises(ValueError, match="none of the 1 lines"):
         fill_in_common_words(model, tokenizer, ["no words here at all"])
+
+
+def test_each_mask_is_filled_with_the_other_mask_left_visible(shipped, capsys):
+    model, tokenizer = shipped
+    text = "to [MASK] or not to be, [MASK] is the question"
+    first, second = fill_mask(model, text, top_k=2, tokenizer=tokenizer)
+
+    def shown_as(filled):  # the text as the tokenizer writes it back, [MASK] kept
+        return tokenizer.decode(tokenizer.encode(filled)[1:-1])
+
+    for option in first:
+        assert option["sequence"] == shown_as(f"to {option['token']} or not to be, [MASK] is the question")
+    for option in second:
+        assert option["sequence"] == shown_as(f"to [MASK] or not to be, {option['token']} is the question")
+    assert all(option["sequence"].count("[MASK]") == 1 for option in first + second)
+    main([SHAKESPEARE_MINI, text, "--top-k", "2"])
+    shown = capsys.readouterr().out
+    assert "[MASK] 1 of 2:" in shown and "[MASK] 2 of 2:" in shown
+    assert shown.count("[MASK] is the question") == 2 and shown.count("to [MASK] or not") == 2

@@ -207,6 +207,91 @@ def test_cli_reports_a_bad_config_without_a_traceback(tmp_path, capsys):
     assert "unknown key 'training.lr'" in capsys.readouterr().err
 
 
+def test_yaml_exponents_are_accepted_for_every_float_key(tmp_path):
+    """PyYAML (YAML 1.1) reads `1e-3` as the string '1e-3'; every float key takes it as a number."""
+    from kaibert.train.config import _float_keys
+
+    values = config_values()
+    for section, cls in (("data", ktrain.DataConfig), ("training", ktrain.TrainingConfig)):
+        for key in _float_keys(cls):
+            values[section][key] = "1e-1"
+    values["training"]["adam_betas"] = ["9e-1", "9.99e-1"]
+    values["model"]["layer_norm_eps"] = "1e-12"
+    text = yaml.safe_dump(values).replace("'", "")         # as a person writes it: 1e-1, no quotes
+    path = tmp_path / "exponents.yaml"
+    path.write_text(text)
+    assert isinstance(yaml.safe_load(text)["training"]["learning_rate"], str)  # what YAML 1.1 gives
+    config = ktrain.load_config(path)
+    assert config.training.learning_rate == 0.1 and config.data.mlm_probability == 0.1
+    assert config.training.adam_betas == [0.9, 0.999] and config.model["layer_norm_eps"] == 1e-12
+    float_keys = _float_keys(ktrain.TrainingConfig) | _float_keys(ktrain.DataConfig)
+    assert {"learning_rate", "weight_decay", "adam_eps", "max_grad_norm", "max_minutes",
+            "mlm_probability"} <= float_keys
+    for key in _float_keys(ktrain.TrainingConfig):
+        assert getattr(config.training, key) == 0.1, key
+    with pytest.raises(ktrain.ConfigError, match="'training.learning_rate' = 'fast' is impossible"):
+        ktrain.config_from_dict(config_values(**{"training.learning_rate": "fast"}))
+
+
+def test_the_readme_reference_of_config_keys_is_current():
+    from pathlib import Path
+
+    from kaibert.train import reference
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert reference.readme_block(readme) == reference.render_block(), (
+        "README.md's training-config reference is stale: run `python -m kaibert.train.reference README.md`")
+    rendered = reference.reference_markdown()
+    for section, cls in (("data", ktrain.DataConfig), ("training", ktrain.TrainingConfig)):
+        for f in __import__("dataclasses").fields(cls):
+            assert f"`{section}.{f.name}`" in rendered and f.metadata.get("help"), f.name
+    for f in __import__("dataclasses").fields(BertConfig):
+        if f.name != "vocab_size":
+            assert f"`model.{f.name}`" in rendered, f.name
+            assert f.name in ktrain.config.MODEL_KEYS, f"say what model.{f.name} means in MODEL_KEYS"
+
+
+def test_cli_a_misspelt_data_set_offline_fails_at_once(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    data.hub_reachable.cache_clear()
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(config_values(**{"data.dataset": "shakespear",
+                                                    "output_dir": str(tmp_path / "out")})))
+    with pytest.raises(SystemExit) as exit_info:
+        ktrain.main(["--config", str(path)])
+    data.hub_reachable.cache_clear()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert "neither a local corpus" in err and "Did you mean 'shakespeare'?" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_refuses_an_output_dir_that_holds_a_run(tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "last.ckpt").write_bytes(b"")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config_values(output_dir=str(out))))
+    with pytest.raises(SystemExit) as exit_info:
+        ktrain.main(["--config", str(path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert "already holds a run; continue it with --resume" in err
+
+
+def test_cli_resume_of_a_finished_run_says_so_and_does_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "last.ckpt").write_bytes(b"not read")
+    (out / "results.json").write_text(json.dumps({"steps": 10}))
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config_values(output_dir=str(out))))   # max_steps: 10
+    before = sorted(p.name for p in out.rglob("*"))
+    ktrain.main(["--config", str(path), "--resume"])
+    assert "is finished (10 of training.max_steps = 10 steps" in capsys.readouterr().out
+    assert sorted(p.name for p in out.rglob("*")) == before
+
+
 # --- whole runs (slow) ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -283,6 +368,55 @@ def test_a_seed_repeats_a_run_and_resuming_loses_nothing(run_setup):
     steps = metrics["step"][metrics["train_loss"].notna()].tolist()
     assert steps == sorted(steps) and len(steps) == len(set(steps)) == 6
     assert metrics["val_loss"].notna().sum() == 2
+
+
+@pytest.mark.slow
+def test_a_fresh_run_prints_no_misleading_lightning_notices(run_setup, capfd):
+    import warnings
+
+    root, corpus, vocab = run_setup
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ktrain.run(make_config(root, corpus, vocab, "quiet", max_steps=2))
+    said = capfd.readouterr()
+    text = said.out + said.err + "\n".join(str(w.message) for w in caught)
+    for notice in ('ckpt_path="last"', "ckpt_path=None", "litlogger", "weights_only", "LeafSpec"):
+        assert notice not in text, notice
+
+
+@pytest.mark.slow
+def test_sigterm_says_where_it_stopped_and_how_to_resume(run_setup, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, corpus, vocab = run_setup
+    config = make_config(root, corpus, vocab, "term", max_steps=300)
+    values = config.to_dict()
+    values["training"].update(save_every_steps=20, val_every_steps=300, num_threads=1)
+    path = tmp_path / "term.yaml"
+    path.write_text(yaml.safe_dump(values))
+    command = [sys.executable, "-m", "kaibert.train", "--config", str(path)]
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoints = root / "term" / "checkpoints"
+    deadline = time.time() + 60
+    while not list(checkpoints.glob("step-*.ckpt")) and time.time() < deadline and job.poll() is None:
+        time.sleep(0.1)
+    job.send_signal(signal.SIGTERM)
+    out, err = job.communicate(timeout=60)
+    assert job.returncode == 143, err
+    assert "Traceback" not in err and not (root / "term" / "results.json").exists()
+    stopped = int(__import__("re").search(r"stopped by SIGTERM after step (\d+)", err).group(1))
+    assert 20 <= stopped < 300
+    resume = err.strip().splitlines()[-1].strip()
+    assert resume == __import__("shlex").join(command + ["--resume"])
+    done = subprocess.run(__import__("shlex").split(resume), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((root / "term" / "results.json").read_text())["steps"] == 300
+    steps = ktrain.read_metrics(root / "term")
+    steps = steps["step"][steps["train_loss"].notna()].tolist()
+    assert steps == list(range(steps[0], 300))        # every step once, across the two sessions
 
 
 @pytest.mark.slow

@@ -26,16 +26,72 @@ exactly where an uninterrupted one would have.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import math
 import shutil
+import shlex
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from kaibert.train.config import ConfigError, RunConfig, load_config, model_config_dict
+
+
+class RunFinished(Exception):
+    """``--resume`` on a run that already reached ``max_steps``: nothing to do."""
+
+
+class RunInterrupted(Exception):
+    """The run was stopped (SIGTERM, Ctrl-C) after ``step`` steps; ``interrupted.ckpt`` holds it."""
+
+    def __init__(self, step: int, checkpoint: Path, signal_name: str):
+        super().__init__(f"stopped by {signal_name} after step {step}")
+        self.step, self.checkpoint, self.signal_name = step, checkpoint, signal_name
+
+
+# Lightning's notices that say nothing about this run, or mislead about it: silenced one by one.
+_QUIET_WARNINGS = (
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",        # torch/Lightning versions, not ours
+    r"Checkpoint directory .* exists and is not empty",           # on --resume, by design
+)
+_QUIET_LOGS = ("💡 Tip: For seamless cloud logging",)          # an advertisement for a logger
+
+
+class _DropMessages(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).lstrip().startswith(_QUIET_LOGS)
+
+
+@contextlib.contextmanager
+def _quiet_lightning():
+    """Silence exactly the notices in ``_QUIET_WARNINGS`` and ``_QUIET_LOGS``, nothing else."""
+    log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    quiet = _DropMessages()
+    log.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            for message in _QUIET_WARNINGS:
+                warnings.filterwarnings("ignore", message=message)
+            yield
+    finally:
+        log.removeFilter(quiet)
+
+
+def _finished_steps(out: Path) -> int | None:
+    """The steps a run's ``results.json`` records, or None if the run never finished."""
+    path = out / "results.json"
+    if not path.is_file():
+        return None
+    try:
+        return int(json.loads(path.read_text())["steps"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _precision(name: str) -> str:
@@ -98,7 +154,8 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
     path of a ``.ckpt`` file.
     """
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import ModelCheckpoint, OnExceptionCheckpoint, TQDMProgressBar
+    from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
     from pytorch_lightning.loggers import CSVLogger
 
     from kaibert import data as kdata
@@ -111,12 +168,19 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
     ckpt_dir, tok_dir = out / "checkpoints", out / "tokenizer"
     ckpt_path = None
     if resume:
+        done = _finished_steps(out)
+        if resume is True and done is not None and done >= t.max_steps:
+            raise RunFinished(f"the run in {out} is finished ({done} of training.max_steps = "
+                              f"{t.max_steps} steps; its results are in {out / 'results.json'}). "
+                              "Nothing to resume. To train further, start a new run from its "
+                              f"weights with training.init_from: {out / 'model'}")
         ckpt_path = newest_checkpoint(out) if resume is True else Path(resume)
         if not ckpt_path.is_file():
             raise FileNotFoundError(f"checkpoint {ckpt_path} not found")
     elif ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
         raise FileExistsError(f"{out} already holds a run; continue it with --resume, or choose "
                               "another output_dir (or delete that folder) to start afresh")
+    kdata.check_dataset_name(d.dataset)
     if t.num_threads is not None:
         torch.set_num_threads(t.num_threads)
     out.mkdir(parents=True, exist_ok=True)
@@ -166,29 +230,46 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
         def on_save_checkpoint(self, trainer, pl_module, checkpoint):
             save_model_folder(pl_module.model, tok_dir, out / "model")
 
+    class SaveOnInterrupt(pl.Callback):
+        """A run stopped by an exception or a signal leaves ``interrupted.ckpt`` to resume from.
+
+        (Lightning's OnExceptionCheckpoint does the same, but also makes every fresh ``fit`` look
+        for a checkpoint to load, with a misleading warning when there is none.)
+        """
+
+        def on_exception(self, trainer, pl_module, exception):
+            trainer.save_checkpoint(ckpt_dir / "interrupted.ckpt", weights_only=False)
+
     every_callbacks = [
         ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", auto_insert_metric_name=False,
                         every_n_train_steps=t.save_every_steps,
                         save_top_k=1, save_last=True),
-        OnExceptionCheckpoint(dirpath=ckpt_dir, filename="interrupted"),
+        SaveOnInterrupt(),
         SavePretrained(),
     ]
     if t.progress_bar:
         every_callbacks.append(TQDMProgressBar(refresh_rate=t.log_every_steps))
-    trainer = pl.Trainer(
-        max_steps=t.max_steps, max_epochs=-1,
-        max_time=None if t.max_minutes is None else {"minutes": t.max_minutes}, accelerator="auto", devices=1,
-        precision=_precision(t.precision), gradient_clip_val=t.max_grad_norm,
-        gradient_clip_algorithm="norm", val_check_interval=min(t.val_every_steps, t.max_steps),
-        check_val_every_n_epoch=None, num_sanity_val_steps=0, log_every_n_steps=t.log_every_steps,
-        logger=CSVLogger(save_dir=str(out), name="logs", flush_logs_every_n_steps=t.log_every_steps), callbacks=every_callbacks + (callbacks or []),
-        enable_progress_bar=t.progress_bar, enable_model_summary=t.progress_bar,
-        deterministic=True,
-    )
-    trainer_ref["trainer"] = trainer
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                ckpt_path=str(ckpt_path) if ckpt_path else None)
-    trainer.save_checkpoint(ckpt_dir / "last.ckpt")
+    with _quiet_lightning():
+        trainer = pl.Trainer(
+            max_steps=t.max_steps, max_epochs=-1,
+            max_time=None if t.max_minutes is None else {"minutes": t.max_minutes}, accelerator="auto", devices=1,
+            precision=_precision(t.precision), gradient_clip_val=t.max_grad_norm,
+            gradient_clip_algorithm="norm", val_check_interval=min(t.val_every_steps, t.max_steps),
+            check_val_every_n_epoch=None, num_sanity_val_steps=0, log_every_n_steps=t.log_every_steps,
+            logger=CSVLogger(save_dir=str(out), name="logs", flush_logs_every_n_steps=t.log_every_steps), callbacks=every_callbacks + (callbacks or []),
+            enable_progress_bar=t.progress_bar, enable_model_summary=t.progress_bar,
+            deterministic=True,
+        )
+        trainer_ref["trainer"] = trainer
+        try:
+            trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                        ckpt_path=str(ckpt_path) if ckpt_path else None)
+        except (SIGTERMException, SystemExit, KeyboardInterrupt) as stop:
+            # Lightning stops at the end of a step on SIGTERM (and exits on Ctrl-C); both leave
+            # interrupted.ckpt behind. Say so instead of exiting as if the run had finished.
+            name = "SIGTERM" if isinstance(stop, SIGTERMException) else "an interrupt"
+            raise RunInterrupted(trainer.global_step, ckpt_dir / "interrupted.ckpt", name) from None
+    trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)
     save_model_folder(module.model, tok_dir, out / "model")
 
     model = module.model.float().cpu()
@@ -204,6 +285,14 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
     return results
 
 
+def _resume_command(argv: list[str]) -> str:
+    """The command line that continues this run: the same arguments plus ``--resume``."""
+    invoked = Path(sys.argv[0]).name
+    start = ["kaibert-train"] if invoked == "kaibert-train" else [sys.executable, "-m", "kaibert.train"]
+    args = [a for a in argv if a != "--resume"]
+    return shlex.join(start + args + ["--resume"])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="kaibert-train",
                                      description="Train a BERT masked language model from a YAML config.")
@@ -211,17 +300,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CKPT",
                         help="continue from the newest checkpoint of output_dir, or from CKPT")
     parser.add_argument("--output-dir", default=None, help="override the config's output_dir")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    from kaibert.data import CorpusError
+
     try:
         config = load_config(args.config)
-    except (ConfigError, FileNotFoundError) as err:
+        if args.output_dir:
+            config.output_dir = args.output_dir
+        results = run(config, resume=args.resume)
+    except RunFinished as done:
+        print(f"kaibert-train: {done}")
+        return
+    except RunInterrupted as stop:
+        parser.exit(143 if stop.signal_name == "SIGTERM" else 130,
+                    f"kaibert-train: {stop}; the run is saved in {stop.checkpoint}.\n"
+                    f"Resume it with:\n  {_resume_command(argv)}\n")
+    except (ConfigError, CorpusError, FileExistsError, FileNotFoundError) as err:
         parser.exit(2, f"kaibert-train: error: {err}\n")
-    if args.output_dir:
-        config.output_dir = args.output_dir
-    results = run(config, resume=args.resume)
     v, te = results["validation"], results["test"]
     print(f"steps {results['steps']}  validation: loss {v['loss']:.4f} perplexity "
           f"{v['perplexity']:.2f} accuracy {v['accuracy']:.4f}  test: accuracy {te['accuracy']:.4f} "
           f"(most frequent token {results['baseline_token']!r}: {te['baseline_accuracy']:.4f})")
     print(f"model saved to {Path(config.output_dir) / 'model'}")
-

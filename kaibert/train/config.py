@@ -13,6 +13,7 @@ Every key, its default and its meaning: ``reference_table()`` (the README shows 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,44 +29,60 @@ class ConfigError(ValueError):
     """A config file with an unknown key or an impossible value; the message names the key."""
 
 
+def _key(default, meaning: str):
+    """A config key: its default and one line on what it does (the README's reference reads both)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": meaning})
+    return field(default=default, metadata={"help": meaning})
+
+
 @dataclass
 class DataConfig:
-    dataset: str = "shakespeare"        # "shakespeare", "wikitext-2", or a hub data set name
-    dataset_config: str | None = None  # the hub data set's configuration, if it has several
-    corpus_dir: str | None = None      # another folder of Shakespeare-style text files
-    vocab_size: int = 8000
-    tokenizer: str | None = None       # reuse this folder's vocab.txt instead of learning one
-    block_size: int = 128
-    batch_size: int = 32
-    mlm_probability: float = 0.15
-    max_train_blocks: int | None = None  # use only the first N training blocks (quick runs)
-    val_batches: int | None = None       # evaluate on at most N validation batches
+    dataset: str = _key("shakespeare", "`shakespeare` (shipped), `wikitext-2`, `wikitext-103`, or a "
+                        "Hugging Face hub data set with a `text` column (needs the network)")
+    dataset_config: str | None = _key(None, "the hub data set's configuration, if it has several")
+    corpus_dir: str | None = _key(None, "another folder of Shakespeare-style text files (one file "
+                                  "per work, same names); `null`: the shipped corpus")
+    vocab_size: int = _key(8000, "size of the WordPiece vocabulary learned from the training split")
+    tokenizer: str | None = _key(None, "reuse this folder's `vocab.txt` instead of learning one "
+                                 "(e.g. a run's `tokenizer/` or a model folder)")
+    block_size: int = _key(128, "tokens per block, `[CLS]` and `[SEP]` included")
+    batch_size: int = _key(32, "blocks per optimizer step, over all devices together (the global batch)")
+    mlm_probability: float = _key(0.15, "share of ordinary tokens chosen for prediction (80% "
+                                  "`[MASK]`, 10% random, 10% unchanged)")
+    max_train_blocks: int | None = _key(None, "use only the first N training blocks (quick runs)")
+    val_batches: int | None = _key(None, "evaluate on at most N validation batches; `null`: all")
 
 
 @dataclass
 class TrainingConfig:
-    max_steps: int = 1000
-    init_from: str | None = None      # start from this checkpoint's weights instead of random ones
-    max_minutes: float | None = None  # also stop after this much wall time (the schedule keeps max_steps)
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    adam_betas: list = field(default_factory=lambda: [0.9, 0.999])
-    adam_eps: float = 1e-6
-    schedule: str = "linear"          # see kaibert.schedules.SCHEDULES
-    warmup_steps: int = 100
-    max_grad_norm: float | None = 1.0
-    precision: str = "auto"           # "auto": bf16 (or fp16) mixed precision on a GPU, fp32 on CPU
-    val_every_steps: int = 200
-    save_every_steps: int = 200
-    log_every_steps: int = 10
-    num_threads: int | None = None    # torch CPU threads; None leaves PyTorch's default
-    progress_bar: bool = True
+    max_steps: int = _key(1000, "optimizer steps; the schedule decays to zero at this step")
+    init_from: str | None = _key(None, "start from the weights of this model folder (a run's "
+                                 "`model/`) instead of random ones")
+    max_minutes: float | None = _key(None, "also stop after this much wall time (the schedule "
+                                     "still follows `max_steps`)")
+    learning_rate: float = _key(1e-3, "peak learning rate of AdamW, reached after the warm-up")
+    weight_decay: float = _key(0.01, "AdamW's decoupled weight decay on matrices (none on biases "
+                               "and LayerNorm weights)")
+    adam_betas: list = _key([0.9, 0.999], "AdamW's two moment decay rates")
+    adam_eps: float = _key(1e-6, "AdamW's epsilon")
+    schedule: str = _key("linear", "learning-rate decay after the warm-up: one of "
+                         "`kaibert.schedules.SCHEDULES`")
+    warmup_steps: int = _key(100, "steps of linear warm-up from 0 to `learning_rate`")
+    max_grad_norm: float | None = _key(1.0, "clip the gradient's global norm to this; `null`: no clipping")
+    precision: str = _key("auto", "`auto` (bf16 mixed precision on a GPU that has it, fp16 on an "
+                          "older GPU, fp32 on CPU), `32-true`, `bf16-mixed` or `16-mixed`")
+    val_every_steps: int = _key(200, "validate every N steps (the end of a run writes a full evaluation to `results.json`)")
+    save_every_steps: int = _key(200, "write a checkpoint and `model/` every N steps")
+    log_every_steps: int = _key(10, "log the training loss and learning rate every N steps")
+    num_threads: int | None = _key(None, "torch CPU threads; `null` leaves PyTorch's default")
+    progress_bar: bool = _key(True, "show Lightning's progress bar and model summary")
 
 
 @dataclass
 class RunConfig:
-    seed: int = 0
-    output_dir: str = "runs/mlm"
+    seed: int = _key(0, "seeds the weights, the order of the blocks and the masking of every step")
+    output_dir: str = _key("runs/mlm", "where the run writes everything (must not hold another run)")
     data: DataConfig = field(default_factory=DataConfig)
     model: dict = field(default_factory=dict)
     training: TrainingConfig = field(default_factory=TrainingConfig)
@@ -74,9 +91,49 @@ class RunConfig:
         return asdict(self)
 
 
+# What each ``model:`` key (a BertConfig field) means; the defaults are BertConfig's own.
+MODEL_KEYS = {
+    "hidden_size": "width H of every token vector",
+    "num_hidden_layers": "encoder layers",
+    "num_attention_heads": "attention heads per layer (must divide `hidden_size`)",
+    "num_key_value_heads": "key/value heads: fewer than the query heads gives grouped-query "
+                           "attention, 1 multi-query; `null`: as many as query heads",
+    "intermediate_size": "width of the feed-forward layer (4H in BERT)",
+    "hidden_act": "activation of the feed-forward layer and the MLM head",
+    "hidden_dropout_prob": "dropout on embeddings and on each sub-layer's output",
+    "attention_probs_dropout_prob": "dropout on the attention weights",
+    "max_position_embeddings": "longest sequence the model reads (by default the block size)",
+    "type_vocab_size": "number of segments (token type ids)",
+    "initializer_range": "standard deviation of the initial weights",
+    "layer_norm_eps": "epsilon of every LayerNorm",
+    "pad_token_id": "id of `[PAD]` (its embedding starts at zero)",
+    "attn_implementation": "`eager` (chapter 03's readable attention) or `sdpa` (PyTorch's fused kernel)",
+    "sparse_prediction": "with labels, score only the labelled positions against the vocabulary "
+                         "(same loss, less work); `false`: every position, as `transformers`",
+}
+# BertConfig fields that only the fine-tuning heads of chapter 10 read: no effect on MLM training.
+for _name in ("num_labels", "id2label", "label2id", "problem_type", "classifier_dropout"):
+    MODEL_KEYS[_name] = "read by the fine-tuning heads (chapter 10) only; no effect on MLM training"
+MODEL_KEYS_SET_ELSEWHERE = {"vocab_size": "set from the tokenizer (`data.vocab_size`)"}
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading and checking a config
 # ---------------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _as_float(value: Any) -> Any:
+    """``'1e-3'`` -> ``0.001``: YAML 1.1 (PyYAML) reads an exponent without a dot as a string."""
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        return float(value)
+    return value
+
+
+def _float_keys(cls) -> set[str]:
+    return {f.name for f in fields(cls) if "float" in str(f.type)}
+
 
 def _section(cls, values: Any, where: str):
     if values is None:
@@ -88,6 +145,10 @@ def _section(cls, values: Any, where: str):
         if key not in known:
             raise ConfigError(f"unknown key '{where}.{key}'; the keys of '{where}' are "
                               f"{sorted(known)}")
+    floats = _float_keys(cls)
+    values = {key: _as_float(value) if key in floats else value for key, value in values.items()}
+    if isinstance(values.get("adam_betas"), (list, tuple)):
+        values["adam_betas"] = [_as_float(b) for b in values["adam_betas"]]
     return cls(**values)
 
 
@@ -193,11 +254,17 @@ def config_from_dict(values: dict) -> RunConfig:
     for key in values:
         if key not in TOP_LEVEL_KEYS:
             raise ConfigError(f"unknown key '{key}'; a config has the keys {list(TOP_LEVEL_KEYS)}")
+    model = values.get("model") or {}
+    if isinstance(model, dict):
+        from kaibert.config import BertConfig
+
+        floats = _float_keys(BertConfig)
+        model = {key: _as_float(value) if key in floats else value for key, value in model.items()}
     config = RunConfig(
         seed=values.get("seed", 0),
         output_dir=str(values.get("output_dir", "runs/mlm")),
         data=_section(DataConfig, values.get("data"), "data"),
-        model=values.get("model") or {},
+        model=model,
         training=_section(TrainingConfig, values.get("training"), "training"),
     )
     return validate(config)
