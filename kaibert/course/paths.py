@@ -42,3 +42,47 @@ def _minilm_folder() -> Path | None:
             if (config.parent / "vocab.txt").exists():
                 return config.parent
     return None
+
+
+# --- the course repository ----------------------------------------------------------------------
+
+# The clone this kaibert was installed from (an editable install, as `make setup` does): the
+# folder above the package. Grading finds the reference solutions the same way.
+PACKAGE_REPO = Path(__file__).resolve().parents[2]
+
+
+class CourseRootError(SystemExit):
+    """No course repository where one was looked for; the message says how to name one."""
+
+
+def is_course_root(folder: Path) -> bool:
+    """A clone of the course: it has the package and the exercise notebooks."""
+    return (folder / "kaibert").is_dir() and (folder / "exercises").is_dir()
+
+
+def course_root(root: Path | str | None = None, start: Path | None = None) -> Path:
+    """The course repository the commands work on.
+
+    ``root`` (the commands' ``--root``) wins when given. Otherwise the nearest folder at or above
+    ``start`` (the current folder) that is a clone of the course, and failing that the clone that
+    kaibert itself is installed from, so that the commands work from any folder.
+    """
+    if root is not None:
+        root = Path(root).expanduser().resolve()
+        if not is_course_root(root):
+            raise CourseRootError(
+                f"--root {root}: not a clone of the course (it needs the folders kaibert/ and exercises/); "
+                "name the folder you cloned the course into, e.g. --root ~/kai-bert"
+            )
+        return root
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if is_course_root(folder):
+            return folder
+    if is_course_root(PACKAGE_REPO):
+        return PACKAGE_REPO
+    raise CourseRootError(
+        f"No course repository found: none at or above {start}, and the installed kaibert "
+        f"({Path(__file__).resolve().parents[1]}) is not inside one. Run the command inside a clone "
+        "of the course, or name the clone with --root, e.g. --root ~/kai-bert"
+    )
