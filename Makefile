@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kaibert-installed
 
-.PHONY: setup book test test-fast exercises stamp grade benchmark clean
+.PHONY: setup book test test-fast exercises stamp grade work lab benchmark clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,15 @@ stamp: setup
 
 grade: setup
 	$(PY) -m kaibert.course.grade $(NB)
+
+# Copy the exercise notebooks into work/ (yours: git ignores it, nothing overwrites a file there).
+# CHAPTERS="03 04" copies only those.
+work: setup
+	$(PY) -m kaibert.course.workspace $(CHAPTERS)
+
+# JupyterLab on this folder, in the course's environment. LAB_ARGS passes options, e.g. --port=8890.
+lab: setup
+	$(PY) -m jupyter lab $(LAB_ARGS)
 
 benchmark: setup
 	$(PY) benchmarks/forward_backward.py
