@@ -1,0 +1,3 @@
+from kaibert.finetune.engine import main
+
+main()
