@@ -38,7 +38,13 @@ class MLMHead(nn.Module):
 
 
 class BertForMaskedLM(PretrainedMixin, nn.Module):
-    """BERT with the MLM head: predicts the original token at every masked position."""
+    """BERT with the MLM head: predicts the original token at every masked position.
+
+    Without labels, ``logits`` scores every position: shape (B, T, V), as in ``transformers``.
+    With labels and ``config.sparse_prediction`` (the default), only the labelled positions are
+    scored: ``logits`` has shape (M, V), one row per label that is not -100, in row-major order
+    (``logits[i]`` belongs to ``labels[labels != -100][i]``); the loss is the same number.
+    """
 
     hf_architecture = "BertForMaskedLM"
     base_prefix = "bert."
@@ -62,14 +68,23 @@ class BertForMaskedLM(PretrainedMixin, nn.Module):
         output_hidden_states: bool = False,
     ) -> MaskedLMOutput:
         out = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
-        logits = self.mlm_head(out.last_hidden_state)  # (B, T, V)
-        loss = None
-        if labels is not None:
-            if labels.shape != input_ids.shape:
-                raise ValueError(
-                    f"labels has shape {tuple(labels.shape)} but input_ids has {tuple(input_ids.shape)}; "
-                    "give one label per token, -100 where no prediction is scored."
-                )
+        hidden = out.last_hidden_state  # (B, T, H)
+        if labels is None:
+            return MaskedLMOutput(logits=self.mlm_head(hidden), hidden_states=out.hidden_states,
+                                  attentions=out.attentions)  # logits (B, T, V)
+        if labels.shape != input_ids.shape:
+            raise ValueError(
+                f"labels has shape {tuple(labels.shape)} but input_ids has {tuple(input_ids.shape)}; "
+                "give one label per token, -100 where no prediction is scored."
+            )
+        if self.config.sparse_prediction:
+            # Only the labelled positions (about 15%) are scored: the loss never reads the others,
+            # and scoring them against the whole vocabulary is most of a small model's work.
+            chosen = labels != -100  # (B, T)
+            logits = self.mlm_head(hidden[chosen])  # (M, V), M labelled tokens
+            loss = F.cross_entropy(logits, labels[chosen])
+        else:
+            logits = self.mlm_head(hidden)  # (B, T, V)
             # Only masked positions carry a label; -100 everywhere else is skipped by the loss.
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
         return MaskedLMOutput(logits=logits, loss=loss, hidden_states=out.hidden_states, attentions=out.attentions)

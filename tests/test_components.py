@@ -140,3 +140,29 @@ def test_collator_masks_fifteen_percent_with_the_80_10_10_rule():
 def test_collator_is_repeatable_with_a_seed():
     rows = [[2] + list(range(10, 60)) + [3]] * 4
     assert torch.equal(collator()(rows)["input_ids"], collator()(rows)["input_ids"])
+
+
+def test_sparse_prediction_gives_the_full_loss_and_gradients():
+    """Scoring only the labelled positions changes the work, not the loss or its gradients."""
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    sparse = BertForMaskedLM(BertConfig(**SMALL, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
+    full = BertForMaskedLM(replace(sparse.config, sparse_prediction=False))
+    full.load_state_dict(sparse.state_dict())
+    assert sparse.config.sparse_prediction and not full.config.sparse_prediction
+    ids, mask, types = batch(sparse.config, B=4, T=16)
+    g = torch.Generator().manual_seed(1)
+    labels = torch.where((torch.rand(ids.shape, generator=g) < 0.15) & (mask == 1), ids, -100)
+    a, b = sparse(ids, mask, types, labels=labels), full(ids, mask, types, labels=labels)
+    chosen = labels != -100
+    assert a.logits.shape == (int(chosen.sum()), SMALL["vocab_size"])          # (M, V)
+    assert b.logits.shape == (4, 16, SMALL["vocab_size"])                      # (B, T, V)
+    assert abs(a.loss.item() - b.loss.item()) <= 1e-6
+    assert max_diff(a.logits, b.logits[chosen]) <= 1e-6
+    a.loss.backward()
+    b.loss.backward()
+    for (name, p), q in zip(sparse.named_parameters(), full.parameters()):
+        assert max_diff(p.grad, q.grad) <= 1e-6, name
+    # without labels, both score every position
+    assert sparse(ids, mask, types).logits.shape == (4, 16, SMALL["vocab_size"])

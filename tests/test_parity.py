@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 import transformers
@@ -58,9 +60,10 @@ def test_bert_model_matches_transformers_on_random_weights(name):
     assert max_diff(a.pooler_output, b.pooler_output) <= TOL
 
 
+@pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("name", ["tiny-gelu", "deep-gelu-new"])
-def test_masked_lm_logits_and_loss_match_transformers(name):
-    config = CONFIGS[name]
+def test_masked_lm_logits_and_loss_match_transformers(name, sparse):
+    config = replace(CONFIGS[name], sparse_prediction=sparse)
     theirs = transformers.BertForMaskedLM(hf_config(config)).eval()
     with torch.no_grad():  # a non-zero output bias, so a dropped bias would show
         theirs.cls.predictions.bias.normal_()
@@ -71,11 +74,17 @@ def test_masked_lm_logits_and_loss_match_transformers(name):
     labels[:, 1:4] = ids[:, 1:4]
     a = run(ours, (ids, mask, types), labels=labels)
     b = run(theirs, (ids, mask, types), labels=labels)
-    assert max_diff(a.logits, b.logits) <= TOL
+    if sparse:  # only the labelled positions are scored: (M, V), in row-major order
+        assert a.logits.shape == (9, config.vocab_size)
+        assert max_diff(a.logits, b.logits[labels != -100]) <= TOL
+    else:
+        assert max_diff(a.logits, b.logits) <= TOL
     assert abs(a.loss.item() - b.loss.item()) <= TOL
     assert_same_layers(a, b, config.num_hidden_layers)
     # the decoder is the word-embedding matrix itself, not a copy
     assert ours.mlm_head.decoder.weight is ours.bert.embeddings.word_embeddings.weight
+    # without labels every position is scored, whatever the setting
+    assert max_diff(run(ours, (ids, mask, types)).logits, run(theirs, (ids, mask, types)).logits) <= TOL
 
 
 def test_pretrained_minilm_matches_transformers(minilm_path):
