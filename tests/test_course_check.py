@@ -1,4 +1,4 @@
-"""The check helper's feedback line, with and without stored references."""
+"""The check helper's feedback lines, with and without stored references."""
 
 import importlib
 import json
@@ -19,13 +19,32 @@ def test_matching_summary():
 def test_a_differing_value_is_named():
     got = ["[03.2] shape: (2, 5)", "[03.2] mean: 0.5"]
     assert feedback("03.2", got, REFS) == (
-        "check: exercise 03.2 differs from the reference: got '[03.2] mean: 0.5', expected '[03.2] mean: 0.1234'"
+        "check: exercise 03.2 differs from the reference in 1 value:\n"
+        "check:   mean: got 0.5, expected 0.1234"
     )
+
+
+def test_every_differing_value_is_named_not_just_the_first():
+    refs = {"03.2": ["[03.2] shape: (2, 3, 6, 6)", "[03.2] row: [0.3882, 0.0538, 0.0, 0.0]",
+                     "[03.2] weight_on_padding: 0.0"]}
+    got = ["[03.2] shape: (2, 3, 6, 6)", "[03.2] row: [0.1415, 0.0196, 0.083, 0.1204]",
+           "[03.2] weight_on_padding: 0.7973"]
+    lines = feedback("03.2", got, refs).splitlines()
+    assert lines[0] == "check: exercise 03.2 differs from the reference in 2 values:"
+    assert "check:   row: got [0.1415, 0.0196, 0.083, 0.1204], expected [0.3882, 0.0538, 0.0, 0.0]" in lines
+    assert "check:   weight_on_padding: got 0.7973, expected 0.0" in lines
+
+
+def test_a_value_within_float_noise_of_a_rounding_boundary_matches():
+    """The failure the tolerance exists for: 3.18005 rounds to 3.1801 here and 3.18 elsewhere."""
+    refs = {"07.3": ["[07.3] logits_0_0: [6.0593, 1.9843, 0.7935, -4.1992, 3.18, 4.1325]"]}
+    got = ["[07.3] logits_0_0: [6.0593, 1.9843, 0.7935, -4.1992, 3.1801, 4.1325]"]
+    assert feedback("07.3", got, refs) == "check: exercise 07.3 matches the reference"
 
 
 def test_unknown_exercise_and_unknown_value():
     assert feedback("09.9", ["[09.9] x: 1"], REFS) == "check: no reference stored for exercise 09.9"
-    assert feedback("03.2", ["[03.2] std: 1.0"], REFS) == "check: exercise 03.2 has no reference for '[03.2] std'"
+    assert "std: unexpected" in feedback("03.2", ["[03.2] std: 1.0"], REFS)
 
 
 def test_two_check_calls_in_one_cell_are_each_compared():
@@ -61,7 +80,26 @@ def test_check_prints_summary_then_feedback(stored, capsys):
     check("01.1", n=3)
     assert capsys.readouterr().out == "[01.1] n: 3\ncheck: exercise 01.1 matches the reference\n"
     check("01.1", n=4)
-    assert "got '[01.1] n: 4', expected '[01.1] n: 3'" in capsys.readouterr().out
+    assert "check:   n: got 4, expected 3" in capsys.readouterr().out
+
+
+def test_replacing_print_or_stdout_cannot_change_a_graded_summary(stored, capsys, monkeypatch):
+    """Once the grader has armed it, check writes to the stream of that moment, never via print."""
+    import builtins
+    import io
+    import sys
+
+    (stored / "references.json").write_text(json.dumps({"01.1": ["[01.1] n: 3"]}))
+    monkeypatch.setattr(check_module, "_grading_stream", None)
+    check_module.arm_for_grading()
+    real = sys.stdout
+    monkeypatch.setattr(builtins, "print", lambda *a, **k: real.write("[01.1] n: 3\n"))
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    check("01.1", n=4)
+    monkeypatch.undo()
+    out = capsys.readouterr().out
+    assert out.startswith("[01.1] n: 4\n"), out
+    assert "check:   n: got 4, expected 3" in out
 
 
 @pytest.mark.parametrize("content", [None, "{not json", "[1, 2]"])

@@ -53,15 +53,16 @@ def test_graded_notebook_takes_only_answer_cells_from_the_student(toy):
     solution = {c.id: c for c in nbs.read(solution_path).cells}
     by_id = {c.id: c for c in graded.cells}
     assert by_id["ex90-1-answer"].source == "def square(x):\n    return x ** 2"
-    assert by_id["ex90-1-check"].source == solution["ex90-1-check"].source
+    assert by_id["ex90-1-check"].source == grade.CHECK_PRELUDE + solution["ex90-1-check"].source
     assert by_id["ex90-1-check"].outputs == solution["ex90-1-check"].outputs
-    assert by_id["ex90-2-check"].source == solution["ex90-2-check"].source  # deleted, still there
+    assert by_id["ex90-2-check"].source == grade.CHECK_PRELUDE + solution["ex90-2-check"].source  # deleted, still there
     assert by_id["imports"].source == solution["imports"].source
     assert 'NotImplementedError("Exercise 90.3' in by_id["ex90-3-answer"].source
     assert origin == {"ex90-1-answer": "id", "ex90-2-answer": "id", "ex90-2-answer-b": "id", "ex90-3-answer": "missing"}
     # nbval compares only cells with an execution count: every check cell has one
     assert all(c.execution_count for c in nbs.check_cells(graded))
-    assert [c.id for c in graded.cells] == [c.id for c in nbs.read(solution_path).cells]
+    # the grader's own cell runs first; then the solution's cells in their order
+    assert [c.id for c in graded.cells] == [grade.GRADER_CELL_ID] + [c.id for c in nbs.read(solution_path).cells]
 
 
 def test_answers_are_found_without_cell_ids(toy):
@@ -169,13 +170,13 @@ def test_verdicts_map_cells_to_exercises(toy):
     graded, origin = grade.build_graded(nbs.read(toy[0]), nbs.read(toy[0]))
     ok = {"passed": True}
     recs = records(
-        imports=ok, ex90_1_answer=ok, ex90_1_check={"passed": False, "message": "got '[90.1] first: 6.5', expected '[90.1] first: 6.25'"},
+        imports=ok, ex90_1_answer=ok, ex90_1_check={"passed": False, "message": "summary differs: first: got 6.5, expected 6.25"},
         ex90_2_answer={"passed": False, "message": "SyntaxError: invalid syntax"}, ex90_2_answer_b=ok, ex90_2_check=ok,
         ex90_3_answer=ok, ex90_3_check=ok,
     )
     results, errors = grade.verdicts(graded, origin, recs, "")
     assert [(r.exercise, r.points, r.passed) for r in results] == [("90.1", 1, False), ("90.2", 2, False), ("90.3", 1, True)]
-    assert results[0].message == "wrong result: got '[90.1] first: 6.5', expected '[90.1] first: 6.25'"
+    assert results[0].message == "wrong result: first: got 6.5, expected 6.25"
     assert results[1].message == "answer cell ex90-2-answer failed: SyntaxError: invalid syntax"
     assert errors == []
 
@@ -190,16 +191,20 @@ def test_a_failing_plain_cell_is_a_notebook_error(toy):
 
 def test_table_is_readable(toy):
     result = grade.Grade("me.ipynb", "solutions/90_toy.ipynb", "90", [
-        grade.ExerciseResult("90.1", 1, True), grade.ExerciseResult("90.2", 2, False, "wrong result: got 'a', expected 'b'"),
+        grade.ExerciseResult("90.1", 1, True), grade.ExerciseResult("90.2", 2, False, "wrong result: x: got 1, expected 2"),
+        grade.ExerciseResult("90.3", 1, True, "", "zero", "no points: the answer rebinds 'check', which the check cells rely on"),
+        grade.ExerciseResult("90.4", 1, True, "", "review", "for review: the answer uses torch.nn.functional.gelu"),
     ])
     assert grade.table(result).splitlines() == [
         "Chapter 90: me.ipynb graded against solutions/90_toy.ipynb",
         "",
-        "exercise  points  result  message",
-        "90.1      1       pass",
-        "90.2      2       FAIL    wrong result: got 'a', expected 'b'",
+        "exercise  points  result  flag    message",
+        "90.1      1/1     pass    -",
+        "90.2      0/2     FAIL    -       wrong result: x: got 1, expected 2",
+        "90.3      0/1     ZERO    zero    no points: the answer rebinds 'check', which the check cells rely on",
+        "90.4      1/1     pass    review  for review: the answer uses torch.nn.functional.gelu",
         "",
-        "score: 1/3 points; 1 of 2 exercises pass",
+        "score: 2/5 points; 2 of 4 exercises pass",
     ]
 
 
@@ -214,7 +219,7 @@ def test_the_solution_passes_and_the_exercise_fails(toy, capsys):
     assert "score: 4/4 points; 3 of 3 exercises pass" in out
     assert grade.main([str(exercise_path), "--solution", str(solution_path)]) == 1
     out = capsys.readouterr().out
-    assert out.count("FAIL    not answered yet (the exercise stub still raises NotImplementedError)") == 3
+    assert out.count("FAIL    -     not answered yet (the exercise stub still raises NotImplementedError)") == 3
     assert "score: 0/4 points" in out
 
 
@@ -246,7 +251,7 @@ def test_noise_edits_and_deletions(toy, tmp_path):
     result = grade.grade(student, solution_path)
     verdict = {r.exercise: (r.passed, r.message) for r in result.exercises}
     assert verdict["90.1"] == (True, "")
-    assert verdict["90.2"] == (False, "wrong result: got '[90.2] variance: 2.829', expected '[90.2] variance: 2.5461'")
+    assert verdict["90.2"] == (False, "wrong result: variance: got 2.829, expected 2.5461; small: got 2.3333, expected 1.5556")
     assert verdict["90.3"][0] is False and "no answer cell ex90-3-answer in the notebook" in verdict["90.3"][1]
     assert result.errors == [] and result.score == 1
 
@@ -275,7 +280,7 @@ def test_a_cell_that_kills_the_kernel_costs_only_its_exercise(toy, tmp_path, mon
     graded, origin = grade.build_graded(solution, solution)
     runs = []
 
-    def fake_nbval(notebook, timeout, results, limit):
+    def fake_nbval(notebook, timeout, results, limit, kernel=None):
         nb = nbs.read(notebook)
         runs.append({c.id: c.source for c in nbs.answer_cells(nb)})
         recs = []
@@ -298,3 +303,98 @@ def test_a_cell_that_kills_the_kernel_costs_only_its_exercise(toy, tmp_path, mon
     results, errors = grade.verdicts(graded, origin, records, stopped)
     assert [(r.exercise, r.passed) for r in results] == [("90.1", True), ("90.2", False), ("90.3", True)]
     assert "time limit of 5 s" in results[1].message and errors == []
+
+
+# --- an answer cell cannot fake a pass -------------------------------------------------------
+
+FAKE_CHECK = '''import json
+from importlib import resources
+REFS = json.loads(resources.files("kaibert.course").joinpath("references.json").read_text())
+def check(exercise, **values):
+    print("\\n".join(REFS.get(exercise, [])))
+def square(x):
+    return x + x'''
+FAKE_PRINT = '''import builtins
+_print = builtins.print
+def mean(xs):
+    return sum(xs) / len(xs)
+def variance(xs):
+    return 0.0
+builtins.print = lambda *a, **k: _print(*(str(x).replace("variance: 0.0", "variance: 2.5461") for x in a), **k)'''
+FAKE_STDOUT = '''import io, sys
+class Rewrite(io.TextIOBase):
+    def write(self, s):
+        return sys.__stdout__.write(s.replace("hidden: []", "hidden: [('a', 4)]"))
+sys.stdout = Rewrite()
+def count_words(text):
+    return {}'''
+
+
+@pytest.mark.slow
+def test_rebinding_check_print_or_stdout_fakes_nothing(toy, tmp_path):
+    """Each trick fails its exercise at run time as well as getting zero points from the audit."""
+    student = student_from(toy[1], answers={
+        "ex90-1-answer": FAKE_CHECK, "ex90-2-answer": FAKE_PRINT,
+        "ex90-2-answer-b": "", "ex90-3-answer": FAKE_STDOUT,
+    }, folder=tmp_path)
+    result = grade.grade(student, toy[0])
+    by_ex = {r.exercise: r for r in result.exercises}
+    assert [(r.exercise, r.passed, r.flag, r.earned) for r in result.exercises] == [
+        ("90.1", False, "zero", 0), ("90.2", False, "zero", 0), ("90.3", False, "zero", 0)]
+    assert "first: got 5.0, expected 6.25" in by_ex["90.1"].message
+    assert "rebinds 'check'" in by_ex["90.1"].flag_message and "references.json" in by_ex["90.1"].flag_message
+    assert "variance: got 0.0, expected 2.5461" in by_ex["90.2"].message
+    assert "builtins" in by_ex["90.2"].flag_message
+    assert "patches sys.stdout" in by_ex["90.3"].flag_message
+    assert result.score == 0 and not result.passed
+
+
+# --- the machinery's failures are never the student's ----------------------------------------
+
+
+def dead_kernel(tmp_path, monkeypatch) -> str:
+    """A Jupyter kernel spec whose kernel exits at once, on JUPYTER_PATH for this test."""
+    import sys
+
+    spec = tmp_path / "jupyter" / "kernels" / "dies-at-once"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", "import sys; sys.exit(3)", "-f", "{connection_file}"],
+        "display_name": "dies at once", "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setattr(grade, "KERNEL_STARTUP", 5.0)
+    return "dies-at-once"
+
+
+@pytest.mark.slow
+def test_a_kernel_that_never_starts_is_retried_then_reported_as_a_grading_error(toy, tmp_path, monkeypatch, capsys):
+    kernel = dead_kernel(tmp_path, monkeypatch)
+    tries = []
+    real = grade.run_nbval
+    monkeypatch.setattr(grade, "run_nbval", lambda *a, **k: tries.append(1) or real(*a, **k))
+    result = grade.grade(toy[0], toy[0], kernel=kernel)
+    assert len(tries) == grade.KERNEL_ATTEMPTS
+    assert result.status == grade.GRADING_ERROR and not result.passed
+    assert result.errors[0].startswith("grading error: the kernel did not start")
+    assert all("not your answer's fault" in r.message and r.earned == 0 for r in result.exercises)
+    assert grade.main([str(toy[0]), "--solution", str(toy[0]), "--kernel", kernel]) == 3
+    assert "GRADING ERROR" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_kernel_killed_by_an_answer_is_said_to_have_died(toy, tmp_path):
+    student = student_from(toy[1], answers={"ex90-1-answer": "import os\nos._exit(3)"}, folder=tmp_path)
+    started = __import__("time").monotonic()
+    result = grade.grade(student, toy[0], timeout=30)
+    assert "the kernel died during this cell" in result.exercises[0].message
+    assert __import__("time").monotonic() - started < 60  # noticed at once, not after the 30 s limit
+    assert result.status == grade.GRADED
+
+
+@pytest.mark.slow
+def test_keep_takes_a_relative_folder(toy, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = grade.grade(toy[0], toy[0], keep=Path("keeprel"))
+    assert result.passed, [r.message for r in result.exercises]
+    assert (tmp_path / "keeprel" / "graded_90.ipynb").exists()

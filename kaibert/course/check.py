@@ -1,21 +1,31 @@
 """The check cells' helper: a short, deterministic summary of a student's result.
 
-A check cell prints what `summarize` returns. The printed lines are what the grader compares
-against the reference solution, so they must not depend on the machine: floats are rounded to
-4 decimals, tensors become nested lists, and -0.0 becomes 0.0.
+A check cell prints what `summarize` returns, one ``[03.2] name: value`` line per value. Those
+lines are what the grader compares with the reference solution's. Floats are rounded to 4
+decimals for people to read, tensors become nested lists and -0.0 becomes 0.0; the comparison
+itself allows for float noise (``kaibert.course.compare``), so a correct answer computed on
+another machine passes.
 
-After the summary, `check` prints one line that starts with ``check:`` and says whether the
-summary matches the stored reference. That line is feedback for a student in Colab, where the
-grader cannot run; grading removes it before comparing, so it never decides a grade.
+After the summary, `check` prints feedback lines that start with ``check:`` and say whether the
+summary matches the stored reference, naming every value that differs. They are for a student
+in Colab, where the grader cannot run; grading removes them, so they never decide a grade. The
+feedback and the grader use the same comparison, so they agree.
+
+The summary is written straight to the output stream, never through ``print``, so an answer
+cell that replaces ``print`` cannot change it; when grading, the stream is the one that was
+stdout before any answer ran (`arm_for_grading`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+from kaibert.course.compare import differences
 
 DECIMALS = 4
 MAX_ELEMENTS = 64  # a summary is a few numbers, not a whole tensor
@@ -93,13 +103,8 @@ def _references() -> dict[str, list[str]]:
     return {str(k): [str(line) for line in v] for k, v in data.items() if isinstance(v, list)}
 
 
-def _label(line: str) -> str:
-    """``[03.2] shape: (2, 5)`` -> ``[03.2] shape``: what a line summarises."""
-    return line.split(":", 1)[0]
-
-
 def feedback(exercise: str, lines: list[str], references: dict[str, list[str]] | None = None) -> str:
-    """One ``check:`` line comparing a summary with the reference.
+    """``check:`` lines comparing a summary with the reference: one verdict, then each difference.
 
     Lines are matched by their name, so a check cell may call ``check`` more than once.
     """
@@ -107,22 +112,35 @@ def feedback(exercise: str, lines: list[str], references: dict[str, list[str]] |
     expected = refs.get(exercise)
     if expected is None:
         return f"check: no reference stored for exercise {exercise}"
-    if expected == lines:
+    want = [line for line in expected if any(line.startswith(got.split(":", 1)[0] + ":") for got in lines)]
+    found = differences(lines, want if want else expected)
+    if not found:
         return f"check: exercise {exercise} matches the reference"
-    by_label = {}
-    for want in expected:
-        by_label.setdefault(_label(want), want)
-    for got in lines:
-        want = by_label.get(_label(got))
-        if want is None:
-            return f"check: exercise {exercise} has no reference for '{_label(got)}'"
-        if got != want:
-            return f"check: exercise {exercise} differs from the reference: got '{got}', expected '{want}'"
-    return f"check: exercise {exercise} matches the reference"
+    head = f"check: exercise {exercise} differs from the reference in {len(found)} value{'s' if len(found) > 1 else ''}:"
+    return "\n".join([head, *(f"check:   {d}" for d in found)])
+
+
+_grading_stream = None  # set by arm_for_grading()
+
+
+def arm_for_grading() -> None:
+    """Write every later summary to the stream that is stdout now.
+
+    The grader calls this in its own first cell, before any answer cell runs, so that an answer
+    that swaps ``sys.stdout`` (or ``print``) cannot touch what the check cells write.
+    """
+    global _grading_stream
+    _grading_stream = sys.stdout
+
+
+def _write(text: str) -> None:
+    stream = _grading_stream if _grading_stream is not None else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
 
 
 def check(exercise: str, **values: Any) -> None:
-    """Print the summary of one exercise's result, then a feedback line."""
+    """Write the summary of one exercise's result, then the feedback lines."""
     lines = summarize(exercise, **values)
-    print("\n".join(lines))
-    print(feedback(exercise, lines))
+    _write("\n".join(lines))
+    _write(feedback(exercise, lines))

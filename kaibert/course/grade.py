@@ -5,9 +5,16 @@
 
 The graded notebook is the reference solution with only the answer cells taken from the
 student's notebook (matched by cell id). Everything else, the check cells above all, is the
-reference's, so editing or deleting a check cell changes nothing. nbval then runs it in a fresh
-kernel and compares each check cell's summary lines with the reference output; the table says,
-per exercise, whether it passed and why not.
+reference's, so editing or deleting a check cell changes nothing. The grader adds a first cell
+of its own, run before any answer, and binds the reference ``check`` again at the top of every
+check cell, so an answer cannot swap either. nbval then runs the notebook in a fresh kernel and
+compares each check cell's summary lines with the reference output, floats within a tolerance
+(``kaibert.course.compare``); the table says, per exercise, whether it passed and why not.
+
+Before anything runs, every answer cell is read (``kaibert.course.audit``): answers that tamper
+with grading get zero points, answers that use what the exercise forbids are flagged for review.
+A kernel that does not start is retried; if it still fails, the notebook is reported as a
+grading error (the machinery's fault, not the student's), never as wrong answers.
 """
 
 from __future__ import annotations
@@ -25,16 +32,34 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import nbformat
+
+from kaibert.course import audit
 from kaibert.course import notebooks as nbs
 from kaibert.course.exercises import ExerciseError, strip_solution
 
 SANITIZE = Path(__file__).with_name("nbval_sanitize.cfg")
 DEFAULT_TIMEOUT = 60.0  # seconds per cell
 KERNEL_STARTUP = 60.0
+KERNEL_ATTEMPTS = 3  # a kernel that fails to start is tried this many times
+GRADER_CELL_ID = "kaibert-grader-setup"
+GRADER_CELL = (
+    "# Added by the grader, before any answer runs: check summaries go to this output stream.\n"
+    "from kaibert.course.check import arm_for_grading as _kaibert_arm\n"
+    "_kaibert_arm()\n"
+    "del _kaibert_arm"
+)
+CHECK_PRELUDE = "from kaibert.course.check import check  # bound again by the grader before every check cell\n"
+GRADED = "graded"
+GRADING_ERROR = "grading error"
 
 
 class GradeError(ValueError):
     """The notebook cannot be graded at all (not a notebook, no solution for its chapter, ...)."""
+
+
+class MachineryError(RuntimeError):
+    """Grading itself failed (the kernel never started, the grader's own cell failed)."""
 
 
 @dataclass
@@ -43,10 +68,12 @@ class ExerciseResult:
     points: float
     passed: bool
     message: str = ""
+    flag: str = ""          # "", audit.ZERO (tampering: no points) or audit.REVIEW (for the instructor)
+    flag_message: str = ""  # what the answer cell does, in words
 
     @property
     def earned(self) -> float:
-        return self.points if self.passed else 0
+        return self.points if self.passed and self.flag != audit.ZERO else 0
 
 
 @dataclass
@@ -58,6 +85,7 @@ class Grade:
     errors: list[str] = field(default_factory=list)  # notebook-level problems (a plain cell failed, ...)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # said, but not counted (a self-check, ...)
+    status: str = GRADED  # or GRADING_ERROR: the machinery failed, regrade; not the student's fault
 
     @property
     def score(self) -> float:
@@ -69,7 +97,8 @@ class Grade:
 
     @property
     def passed(self) -> bool:
-        return not self.errors and all(r.passed for r in self.exercises)
+        return (self.status == GRADED and not self.errors
+                and all(r.passed and r.flag != audit.ZERO for r in self.exercises))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -160,6 +189,7 @@ def build_graded(solution, student) -> tuple[object, dict[str, str]]:
         if nbs.is_check(cell):
             execution += 1
             cell.execution_count = execution  # nbval compares only cells that have run
+            cell.source = CHECK_PRELUDE + cell.source
             continue
         if not nbs.is_answer(cell):
             continue
@@ -181,6 +211,9 @@ def build_graded(solution, student) -> tuple[object, dict[str, str]]:
         else:
             cell.source = mine.source
             origin[cell.get("id")] = how
+    first = nbformat.v4.new_code_cell(GRADER_CELL)
+    first["id"] = GRADER_CELL_ID
+    graded.cells.insert(0, first)
     graded.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     return graded, origin
 
@@ -209,15 +242,20 @@ def _stop(pid: int) -> None:
         pass
 
 
-def run_nbval(notebook: Path, timeout: float, results: Path, limit: float) -> tuple[list[dict], str]:
-    """Run nbval on one notebook in its own pytest process and kernel; returns the cell records."""
+def run_nbval(notebook: Path, timeout: float, results: Path, limit: float,
+              kernel: str | None = None) -> tuple[list[dict], str]:
+    """Run nbval on one notebook in its own pytest process and kernel; returns the cell records.
+
+    ``kernel`` names a Jupyter kernel spec; by default the kernel runs in this Python.
+    """
+    notebook = notebook.resolve()
     ini = notebook.parent / "pytest.ini"
     ini.write_text("[pytest]\n")
     cmd = [
         sys.executable, "-m", "pytest", str(notebook),
         "-c", str(ini), "--rootdir", str(notebook.parent),
         "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly", "-p", "kaibert.course.nbval_plugin",
-        "--nbval-lax", "--nbval-current-env",
+        "--nbval-lax", *(["--nbval-kernel-name", kernel] if kernel else ["--nbval-current-env"]),
         "--nbval-sanitize-with", str(SANITIZE),
         "--nbval-cell-timeout", f"{timeout:g}",
         "--nbval-kernel-startup-timeout", f"{KERNEL_STARTUP:g}",
@@ -268,7 +306,38 @@ def _stop_kernel(pid: int, folder: Path) -> None:
 KERNEL_GONE = ("not run: the kernel had stopped", "the kernel stopped answering", "ran longer than the time limit")
 
 
-def run_with_reruns(graded, solution, work: Path, name: str, timeout: float) -> tuple[list[dict], str]:
+def machinery_problem(records: list[dict], stopped: str) -> str | None:
+    """Why this run says nothing about the student's answers, or None when it does."""
+    cells = [r for r in records if "cell" in r]
+    failed_start = next((r for r in cells if "did not start" in r.get("message", "")), None)
+    if failed_start:
+        return failed_start["message"]
+    if not cells:
+        return stopped or "nbval ran no cell"
+    first = next((r for r in cells if r.get("id") == GRADER_CELL_ID), None)
+    if first is None:
+        return "the kernel stopped before the grader's first cell ran"
+    if not first["passed"]:
+        return f"the grader's first cell failed: {first.get('message', '')}"
+    return None
+
+
+def run_nbval_retrying(notebook: Path, timeout: float, results: Path, limit: float,
+                       kernel: str | None = None) -> tuple[list[dict], str]:
+    """run_nbval, again with a fresh kernel when the kernel failed before any answer ran."""
+    problem = ""
+    for attempt in range(KERNEL_ATTEMPTS):
+        results.unlink(missing_ok=True)
+        records, stopped = run_nbval(notebook, timeout, results, limit, kernel)
+        problem = machinery_problem(records, stopped)
+        if problem is None:
+            return records, stopped
+        time.sleep(1 + attempt)
+    raise MachineryError(f"{problem} (tried {KERNEL_ATTEMPTS} times)")
+
+
+def run_with_reruns(graded, solution, work: Path, name: str, timeout: float,
+                    kernel: str | None = None) -> tuple[list[dict], str]:
     """Run nbval; when a cell kills the kernel (an endless loop that ignores interrupts, a crash),
     run again with that exercise's answers emptied, so that one broken exercise costs only itself.
     """
@@ -283,8 +352,7 @@ def run_with_reruns(graded, solution, work: Path, name: str, timeout: float) -> 
         notebook = work / f"{name}{'' if attempt == 0 else f'_rerun{attempt}'}.ipynb"
         nbs.write(current, notebook)
         results = notebook.with_suffix(".jsonl")
-        results.unlink(missing_ok=True)
-        records, stopped = run_nbval(notebook, timeout, results, limit)
+        records, stopped = run_nbval_retrying(notebook, timeout, results, limit, kernel)
         by_id = {r["id"]: r for r in records if "cell" in r}
         extra = [r for r in records if "cell" in r and r["id"] is None]
         # the first cell after which nothing ran properly
@@ -322,16 +390,35 @@ def run_with_reruns(graded, solution, work: Path, name: str, timeout: float) -> 
 def _explain(message: str, exercise: str, where: str) -> str:
     if "NotImplementedError" in message and f"Exercise {exercise}" in message:
         return "not answered yet (the exercise stub still raises NotImplementedError)"
-    if message.startswith(("got ", "printed ", "the output differs")):
+    if message.startswith("summary differs: "):
+        return "wrong result: " + message[len("summary differs: "):]
+    if message.startswith("the output differs"):
         return f"wrong result: {message}"
     return f"{where} failed: {message}"
 
 
-def verdicts(graded, origin: dict[str, str], records: list[dict], stopped: str) -> tuple[list[ExerciseResult], list[str]]:
+def flags(graded, strict: bool = False) -> dict[str, tuple[str, str]]:
+    """Exercise id -> (flag, message) from the audit of its answer cells; the worst finding wins."""
+    found = {}
+    for ex, findings in audit.audit_notebook(graded).items():
+        zero = [f.message for f in findings if f.level == audit.ZERO]
+        review = [f.message for f in findings if f.level == audit.REVIEW]
+        if zero:
+            found[ex] = (audit.ZERO, "no points: the answer " + "; ".join(zero))
+        elif review and strict:
+            found[ex] = (audit.ZERO, "no points (--strict): the answer " + "; ".join(review))
+        elif review:
+            found[ex] = (audit.REVIEW, "for review: the answer " + "; ".join(review))
+    return found
+
+
+def verdicts(graded, origin: dict[str, str], records: list[dict], stopped: str,
+             strict: bool = False) -> tuple[list[ExerciseResult], list[str]]:
     """Per exercise: passed when its answer cells and its check cell ran and the check matched."""
     by_id = {r["id"]: r for r in records if "cell" in r}
     not_run = f"not run ({stopped})" if stopped else "not run"
     points = nbs.points(graded)
+    audit_flags = flags(graded, strict)
     results = []
     for ex in nbs.exercises(graded):
         message = ""
@@ -355,11 +442,12 @@ def verdicts(graded, origin: dict[str, str], records: list[dict], stopped: str) 
         missing = [c.get("id") for c in graded.cells if nbs.exercise_of(c) == ex and origin.get(c.get("id")) == "missing"]
         if message and missing:
             message = f"no answer cell {missing[0]} in the notebook (deleted or renamed?); the empty exercise failed"
-        results.append(ExerciseResult(ex, points.get(ex, 1), not message, message))
+        flag, flag_message = audit_flags.get(ex, ("", ""))
+        results.append(ExerciseResult(ex, points.get(ex, 1), not message, message, flag, flag_message))
     errors = []
     code_cells = [c for c in graded.cells if c.cell_type == "code"]
     for i, cell in enumerate(code_cells):
-        if nbs.role(cell):
+        if nbs.role(cell) or cell.get("id") == GRADER_CELL_ID:
             continue
         rec = by_id.get(cell.get("id"))
         if rec is not None and not rec["passed"]:
@@ -373,8 +461,12 @@ def verdicts(graded, origin: dict[str, str], records: list[dict], stopped: str) 
 
 
 def grade(student_path: str | Path, solution_path: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT,
-          keep: Path | None = None) -> Grade:
-    """Grade one student notebook; raises GradeError when it cannot be graded at all."""
+          keep: Path | None = None, strict: bool = False, kernel: str | None = None) -> Grade:
+    """Grade one student notebook; raises GradeError when it cannot be graded at all.
+
+    ``strict`` gives no points to answers flagged for review; ``kernel`` names the Jupyter
+    kernel spec to run in (default: this Python).
+    """
     start = time.monotonic()
     if not SANITIZE.exists():
         raise GradeError(f"{SANITIZE} is missing from this installation of kaibert; reinstall the course package")
@@ -416,10 +508,15 @@ def grade(student_path: str | Path, solution_path: str | Path | None = None, tim
         raise GradeError(f"{solution_path}: {err}") from None
 
     with tempfile.TemporaryDirectory(prefix="kaibert-grade-") as tmp:
-        work = Path(keep) if keep else Path(tmp)
+        work = Path(keep).resolve() if keep else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        records, stopped = run_with_reruns(graded, solution, work, f"graded_{solution_chapter or chapter}", timeout)
-    exercises, errors = verdicts(graded, origin, records, stopped)
+        try:
+            records, stopped = run_with_reruns(graded, solution, work, f"graded_{solution_chapter or chapter}",
+                                               timeout, kernel)
+        except MachineryError as err:
+            return machinery_failure(graded, student_path, solution_path, solution_chapter or chapter or "",
+                                     str(err), time.monotonic() - start, notes)
+    exercises, errors = verdicts(graded, origin, records, stopped, strict)
     if all(v == "missing" for v in origin.values()) and origin:
         errors.insert(0, f"no answer cells of chapter {solution_chapter} found: is this the right notebook?")
     return Grade(
@@ -433,6 +530,23 @@ def grade(student_path: str | Path, solution_path: str | Path | None = None, tim
     )
 
 
+def machinery_failure(graded, student_path, solution_path, chapter: str, why: str, seconds: float,
+                      notes: list[str]) -> Grade:
+    """The Grade of a notebook that the machinery failed to run: no exercise judged, regrade it."""
+    points = nbs.points(graded)
+    message = f"not graded: {GRADING_ERROR}, not your answer's fault; it must be graded again ({why})"
+    return Grade(
+        notebook=str(student_path),
+        solution=str(solution_path),
+        chapter=chapter,
+        exercises=[ExerciseResult(ex, points.get(ex, 1), False, message) for ex in nbs.exercises(graded)],
+        errors=[f"{GRADING_ERROR}: {why}"],
+        seconds=round(seconds, 1),
+        notes=notes,
+        status=GRADING_ERROR,
+    )
+
+
 # --- printing --------------------------------------------------------------------------------
 
 
@@ -440,23 +554,33 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def verdict(r: ExerciseResult) -> str:
+    """pass, FAIL, or ZERO (an answer that tampers with grading: no points whatever it printed)."""
+    if r.flag == audit.ZERO:
+        return "ZERO"
+    return "pass" if r.passed else "FAIL"
+
+
 def table(result: Grade) -> str:
-    rows = [("exercise", "points", "result", "message")]
+    rows = [("exercise", "points", "result", "flag", "message")]
     for r in result.exercises:
-        rows.append((r.exercise, _num(r.points), "pass" if r.passed else "FAIL", r.message))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        message = "; ".join(m for m in (r.message, r.flag_message) if m)
+        rows.append((r.exercise, f"{_num(r.earned)}/{_num(r.points)}", verdict(r), r.flag or "-", message))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
         f"Chapter {result.chapter}: {result.notebook} graded against {result.solution}",
         "",
     ]
     for row in rows:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
     lines.append("")
     for error in result.errors:
         lines.append(f"notebook error: {error}")
     for note in result.notes:
         lines.append(f"note: {note}")
-    passed = sum(r.passed for r in result.exercises)
+    if result.status == GRADING_ERROR:
+        lines.append("GRADING ERROR: the grading machinery failed on this notebook; nothing was judged. Grade it again.")
+    passed = sum(r.passed and r.flag != audit.ZERO for r in result.exercises)
     lines.append(
         f"score: {_num(result.score)}/{_num(result.total)} points; {passed} of {len(result.exercises)} exercises pass"
     )
@@ -475,17 +599,24 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"seconds each cell may run (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
     parser.add_argument("--keep", type=Path, default=None, help="keep the graded notebook and nbval's log in this folder")
+    parser.add_argument("--strict", action="store_true",
+                        help="no points for answers flagged for review (they use what the exercise forbids)")
+    parser.add_argument("--kernel", default=None,
+                        help="Jupyter kernel spec to grade in (default: a kernel in this Python)")
     args = parser.parse_args(argv)
     print(f"grading {args.notebook} in a fresh kernel (every cell runs again; this takes a little while) ...",
           file=sys.stderr, flush=True)
     try:
-        result = grade(args.notebook, args.solution, args.timeout, keep=args.keep)
+        result = grade(args.notebook, args.solution, args.timeout, keep=args.keep, strict=args.strict,
+                       kernel=args.kernel)
     except GradeError as err:
         print(f"cannot grade: {err}", file=sys.stderr)
         return 2
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+    if result.status == GRADING_ERROR:
+        return 3
     return 0 if result.passed else 1
 
 

@@ -1,12 +1,16 @@
 """A small pytest plugin that grading loads next to nbval (``-p kaibert.course.nbval_plugin``).
 
-It does three things nbval does not:
+It does what nbval does not:
 
+- compares a check cell's summary lines with the reference's by value, floats within a
+  tolerance (``kaibert.course.compare``), and names every value that differs; nbval's own
+  comparison is of exact strings, which float noise on another machine would fail;
+- leaves stderr and rich displays (figures, HTML such as bertviz views) out of the output
+  comparison: warnings and progress bars must never decide a grade;
 - writes one JSON line per notebook cell (cell id, passed or not, a short reason) to the file
   given by ``--kaibert-results``, as soon as the cell has run, so that a grade survives even
   when a later cell hangs and the run is stopped;
-- leaves stderr and rich displays (figures, HTML such as bertviz views) out of the output
-  comparison: warnings and progress bars must never decide a grade;
+- notices at once when the kernel dies during a cell (instead of waiting out the time limit);
 - records the kernel's process id, so the grader can stop a kernel that outlives its run.
 """
 
@@ -14,10 +18,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from queue import Empty
 
 import pytest
 
+from kaibert.course.compare import differences
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+KERNEL_DIED = "the kernel died during this cell"
 _records = None
 
 
@@ -54,10 +63,34 @@ def pytest_configure(config):
     except ImportError:  # nbval missing: the grader says so before it gets here
         return
     if not getattr(IPyNbCell, "_kaibert_patched", False):
+        from nbval.kernel import RunningKernel
+
         original_compare = IPyNbCell.compare_outputs
 
         def compare_outputs(self, test, ref, skip_compare=None):
-            return original_compare(self, _compared(test), _compared(ref), skip_compare)
+            want = _stdout(self, ref)
+            if not want:  # not a check cell with a summary: nbval's comparison, without stderr
+                return original_compare(self, _compared(test), _compared(ref), skip_compare)
+            self.kaibert_differences = differences(_stdout(self, test), want)
+            self.comparison_traceback = list(self.kaibert_differences)
+            return not self.kaibert_differences
+
+        original_await = RunningKernel.await_reply
+
+        def await_reply(self, msg_id, timeout=None):
+            """nbval's wait for a cell's reply, in one-second steps that notice a dead kernel."""
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                step = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+                try:
+                    return original_await(self, msg_id, timeout=step)
+                except Empty:
+                    if not self.km.is_alive():
+                        raise RuntimeError(KERNEL_DIED) from None
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+
+        RunningKernel.await_reply = await_reply
 
         original_setup = IPyNbFile.setup
 
@@ -93,6 +126,8 @@ def _reason(item, excinfo) -> str:
     message = str(exc)
     outputs = getattr(item, "test_outputs", None) or []
     errors = [o for o in outputs if o.get("output_type") == "error"]
+    if KERNEL_DIED in message:
+        return f"{KERNEL_DIED} (the process exited or crashed: os._exit, sys.exit in a thread, a segfault, out of memory)"
     if "waiting for output" in message:
         return "the kernel stopped answering during this cell (it crashed, exited or hung)"
     limit = re.search(r"Timeout of ([\d.]+) seconds", message)
@@ -105,12 +140,9 @@ def _reason(item, excinfo) -> str:
         value = _ANSI.sub("", str(err.get("evalue", ""))).strip().splitlines()
         return f"{err.get('ename', 'Error')}: {value[0] if value else ''}".strip().rstrip(":")
     if message == "Cell outputs differ":
-        got, want = _stdout(item, outputs), _stdout(item, getattr(item.cell, "outputs", []))
-        for g, w in zip(got, want):
-            if g != w:
-                return f"got '{g}', expected '{w}'"
-        if len(got) != len(want):
-            return f"printed {len(got)} summary lines, expected {len(want)}"
+        found = getattr(item, "kaibert_differences", None)
+        if found:
+            return "summary differs: " + "; ".join(found)
         return "the output differs from the reference"
     return _ANSI.sub("", message).splitlines()[0] if message else type(exc).__name__
 
