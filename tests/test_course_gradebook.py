@@ -110,7 +110,7 @@ def test_a_class_with_every_kind_of_broken_submission(tmp_path, capsys):
     printed = capsys.readouterr().out
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["student", "exercise", "passed", "points", "max_points", "message"]
+    assert list(rows[0]) == ["student", "exercise", "status", "passed", "points", "max_points", "flag", "message"]
     got = {(r["student"], r["exercise"]): (r["passed"], r["points"], r["message"]) for r in rows}
 
     for ex, pts in (("90.1", "1"), ("90.2", "2"), ("90.3", "1")):
@@ -123,7 +123,20 @@ def test_a_class_with_every_kind_of_broken_submission(tmp_path, capsys):
     assert got[("carol", "90.1")][:2] == ("no", "0") and "time limit of 40 s" in got[("carol", "90.1")][2]
     assert got[("carol", "90.2")] == ("no", "0", "check cell failed: ZeroDivisionError: division by zero")
     assert got[("carol", "90.3")] == ("yes", "1", "")
-    assert got[("harry", "90.2")][2] == "wrong result: got '[90.2] variance: 2.829', expected '[90.2] variance: 2.5461'"
+    assert got[("harry", "90.2")][2] == "wrong result: variance: got 2.829, expected 2.5461; small: got 2.3333, expected 1.5556"
+    assert {r["status"] for r in rows if r["student"] in ("alice", "harry")} == {"graded"}
+    assert {r["status"] for r in rows if r["student"] in ("dave.txt", "gina")} == {"not graded"}
+    assert {r["flag"] for r in rows} == {""}  # honest answers (Counter, x ** 2) are never flagged
+    # the per-student CSV a learning platform imports
+    with open(tmp_path / "gradebook_students.csv", newline="") as f:
+        totals = {r["student"]: r for r in csv.DictReader(f)}
+    assert list(totals["alice"]) == ["student", "points", "max_points", "90.1", "90.2", "90.3", "status"]
+    assert [totals["alice"][k] for k in ("points", "max_points", "90.2")] == ["4", "4", "2"]
+    assert [totals["harry"][k] for k in ("points", "max_points", "90.2")] == ["2", "4", "0"]
+    assert sorted(totals) == sorted({r["student"] for r in rows})
+    # a problem of the whole notebook is said once in the feedback, not on every exercise
+    erin = (feedback / "erin.md").read_text()
+    assert erin.count("not a notebook (invalid JSON") == 1 and erin.count("see above") == 3
     assert got[("harry", "90.1")][0] == got[("harry", "90.3")][0] == "yes"
     assert "is a chapter 04 notebook, not part of this assignment" in got[("frank", "04 notebook")][2]
     # sorted, complete, and a feedback file per student
@@ -134,3 +147,39 @@ def test_a_class_with_every_kind_of_broken_submission(tmp_path, capsys):
     table = {line.split()[0]: line.split()[1:5] for line in printed.splitlines() if line.split()[:1] in (["student"], ["alice"], ["harry"])}
     assert table == {"student": ["90.1", "90.2", "90.3", "total"], "alice": ["1/1", "2/2", "1/1", "4/4"],
                      "harry": ["1/1", "0/2", "1/1", "2/4"]}
+
+
+@pytest.mark.slow
+def test_a_grading_error_is_never_counted_against_the_student(tmp_path, monkeypatch, capsys):
+    """A kernel that never starts: its own status, a feedback that says so, exit status 3."""
+    import json
+    import sys
+
+    from kaibert.course import grade
+
+    subs = make_class(tmp_path)
+    for name in ("bob.ipynb", "carol", "dave.txt", "erin", "frank", "gina", "harry"):
+        path = subs / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    spec = tmp_path / "jupyter" / "kernels" / "dies-at-once"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", "import sys; sys.exit(3)", "-f", "{connection_file}"],
+        "display_name": "dies at once", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setattr(grade, "KERNEL_STARTUP", 5.0)
+    out = tmp_path / "gradebook.csv"
+    code = gradebook.main([str(subs), "--out", str(out), "--solutions", str(tmp_path / "solutions"),
+                           "--kernel", "dies-at-once"])
+    printed = capsys.readouterr().out
+    assert code == 3
+    assert "GRADING ERRORS: the machinery failed on the notebooks of alice" in printed
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["status"] for r in rows} == {"grading error"}
+    assert all(r["points"] == "0" for r in rows)
+    with open(tmp_path / "gradebook_students.csv", newline="") as f:
+        assert next(csv.DictReader(f))["status"] == "grading error"
+    feedback = (tmp_path / "feedback" / "alice.md").read_text()
+    assert "not because of your answers" in feedback
+    assert "wrong result" not in feedback and "not answered" not in feedback

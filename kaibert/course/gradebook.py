@@ -10,6 +10,13 @@ loops forever, the wrong chapter, nothing at all) get a row that says so; the ru
 
 Which chapters are assigned: ``--chapters 01 03``, or else every chapter that at least half of
 the students handed in. Rows are sorted, so the result does not depend on the order of grading.
+
+Two CSV files come out: the long one (``--out``, one row per student and exercise, with the
+audit's ``flag``) and a per-student one (``--totals``, default ``<out>_students.csv``: points,
+max points and one column per exercise) that a learning platform imports. A notebook that the
+grading machinery failed on (a kernel that never started) has the status ``grading error``: it
+is not counted against the student, the summary lists it, and the command exits with status 3
+so that it is graded again.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from kaibert.course import grade as grading
 from kaibert.course import notebooks as nbs
 
 IGNORED = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
-COLUMNS = ["student", "exercise", "passed", "points", "max_points", "message"]
+COLUMNS = ["student", "exercise", "status", "passed", "points", "max_points", "flag", "message"]
+GRADED, NOT_GRADED = "graded", "not graded"
 
 
 @dataclass(frozen=True)
@@ -37,10 +45,12 @@ class Row:
     points: float
     max_points: float
     message: str
+    flag: str = ""        # "", "zero" or "review": what the audit of the answer cells found
+    status: str = GRADED  # GRADED, NOT_GRADED (nothing to grade) or grading.GRADING_ERROR
 
     def csv(self) -> list:
-        return [self.student, self.exercise, "yes" if self.passed else "no",
-                f"{self.points:g}", f"{self.max_points:g}", self.message]
+        return [self.student, self.exercise, self.status, "yes" if self.passed else "no",
+                f"{self.points:g}", f"{self.max_points:g}", self.flag, self.message]
 
 
 @dataclass
@@ -127,7 +137,7 @@ def rows_for(student: str, entry: Path, found: list[Found], chapters: list[str],
         what = "an empty folder" if entry.is_dir() else "no file"
         for ch in chapters:
             for ex, pts in solution_exercises(solutions[ch]):
-                rows.append(Row(student, ex, False, 0, pts, f"no notebook submitted ({what})"))
+                rows.append(Row(student, ex, False, 0, pts, f"no notebook submitted ({what})", status=NOT_GRADED))
         return rows
     unreadable = [f for f in found if f.problem]
     for ch in chapters:
@@ -140,7 +150,7 @@ def rows_for(student: str, entry: Path, found: list[Found], chapters: list[str],
                 message = f"not graded: {why}"
             else:
                 message = f"no notebook for chapter {ch} submitted"
-            rows += [Row(student, ex, False, 0, pts, message) for ex, pts in exercises]
+            rows += [Row(student, ex, False, 0, pts, message, status=NOT_GRADED) for ex, pts in exercises]
             continue
         chosen = mine[0]
         for extra in mine[1:]:
@@ -150,12 +160,15 @@ def rows_for(student: str, entry: Path, found: list[Found], chapters: list[str],
         result = graded.get(chosen.path)
         if isinstance(result, grading.Grade):
             for r in result.exercises:
-                rows.append(Row(student, r.exercise, r.passed, r.earned, r.points, r.message))
+                message = "; ".join(m for m in (r.message, r.flag_message) if m)
+                rows.append(Row(student, r.exercise, r.passed and r.flag != "zero", r.earned, r.points, message,
+                                r.flag, result.status))
             for error in result.errors:
-                rows.append(Row(student, f"{ch} notebook", False, 0, 0, error))
+                rows.append(Row(student, f"{ch} notebook", False, 0, 0, error, status=result.status))
         else:
             message = f"not graded: {result or 'grading did not finish'}"
-            rows += [Row(student, ex, False, 0, pts, message) for ex, pts in exercises]
+            status = NOT_GRADED if result else grading.GRADING_ERROR
+            rows += [Row(student, ex, False, 0, pts, message, status=status) for ex, pts in exercises]
     for f in found:
         if f.chapter and f.chapter not in chapters and not f.problem:
             rows.append(Row(student, f"{f.chapter} notebook", False, 0, 0,
@@ -167,7 +180,8 @@ def rows_for(student: str, entry: Path, found: list[Found], chapters: list[str],
 
 
 def grade_class(folder: Path, chapters: list[str] | None = None, solutions_dir: Path | None = None,
-                timeout: float = grading.DEFAULT_TIMEOUT, jobs: int = 1, log=print) -> list[Row]:
+                timeout: float = grading.DEFAULT_TIMEOUT, jobs: int = 1, log=print, strict: bool = False,
+                kernel: str | None = None) -> list[Row]:
     """Grade every submission in ``folder``; returns the sorted rows of the gradebook."""
     entries = students(folder)
     folders = [solutions_dir] if solutions_dir else grading.solution_folders()
@@ -200,12 +214,14 @@ def grade_class(folder: Path, chapters: list[str] | None = None, solutions_dir: 
     def run(job):
         name, path, solution = job
         try:
-            result = grading.grade(path, solution, timeout)
+            result = grading.grade(path, solution, timeout, strict=strict, kernel=kernel)
         except grading.GradeError as err:
             result = str(err).replace(f"{path}: ", "")
         except Exception as err:  # the class goes on whatever one notebook does
             result = f"grading failed: {type(err).__name__}: {err}"
-        if isinstance(result, grading.Grade):
+        if isinstance(result, grading.Grade) and result.status == grading.GRADING_ERROR:
+            log(f"  {name}: chapter {result.chapter}, GRADING ERROR ({result.errors[0]}); grade it again")
+        elif isinstance(result, grading.Grade):
             log(f"  {name}: chapter {result.chapter}, {result.score:g}/{result.total:g} points ({result.seconds:g} s)")
         else:
             log(f"  {name}: {result}")
@@ -222,7 +238,12 @@ def grade_class(folder: Path, chapters: list[str] | None = None, solutions_dir: 
 # --- outputs ---------------------------------------------------------------------------------
 
 
+def _is_exercise(name: str) -> bool:
+    return re.match(r"^\d{2}\.\d+$", name) is not None
+
+
 def write_csv(rows: list[Row], path: Path) -> None:
+    """The long gradebook: one row per student and exercise (and per notebook-level problem)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -231,9 +252,29 @@ def write_csv(rows: list[Row], path: Path) -> None:
             writer.writerow(row.csv())
 
 
+def write_totals(rows: list[Row], path: Path) -> None:
+    """One row per student: points, max points, one column per exercise, and the status."""
+    exercises = sorted({r.exercise for r in rows if _is_exercise(r.exercise)}, key=nbs.natural_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "points", "max_points", *exercises, "status"])
+        for name in sorted({r.student for r in rows}):
+            mine = [r for r in rows if r.student == name and _is_exercise(r.exercise)]
+            by_ex = {r.exercise: r for r in mine}
+            status = grading.GRADING_ERROR if any(r.status == grading.GRADING_ERROR for r in mine) else GRADED
+            writer.writerow([name, f"{sum(r.points for r in mine):g}", f"{sum(r.max_points for r in mine):g}",
+                             *(f"{by_ex[ex].points:g}" if ex in by_ex else "" for ex in exercises), status])
+
+
+def grading_errors(rows: list[Row]) -> list[str]:
+    """Students whose notebooks must be graded again, each once."""
+    return sorted({r.student for r in rows if r.status == grading.GRADING_ERROR})
+
+
 def summary(rows: list[Row]) -> str:
     """Students x exercises: points earned per exercise, and the total."""
-    exercises = sorted({r.exercise for r in rows if re.match(r"^\d{2}\.\d+$", r.exercise)}, key=nbs.natural_key)
+    exercises = sorted({r.exercise for r in rows if _is_exercise(r.exercise)}, key=nbs.natural_key)
     names = sorted({r.student for r in rows})
     cell = {(r.student, r.exercise): r for r in rows}
     header = ["student", *exercises, "total", "notes"]
@@ -243,34 +284,62 @@ def summary(rows: list[Row]) -> str:
         line = [name]
         for ex in exercises:
             r = cell.get((name, ex))
-            line.append("-" if r is None else f"{r.points:g}/{r.max_points:g}")
+            line.append("-" if r is None else f"{r.points:g}/{r.max_points:g}" + ("!" if r.flag else ""))
         earned = sum(r.points for r in mine)
         possible = sum(r.max_points for r in mine)
         line.append(f"{earned:g}/{possible:g}")
-        notes = [r.message for r in mine if not re.match(r"^\d{2}\.\d+$", r.exercise)]
-        not_graded = {r.message for r in mine if r.message.startswith(("not graded", "no notebook"))}
-        line.append("; ".join(sorted(not_graded) + notes)[:100])
+        if any(r.status == grading.GRADING_ERROR for r in mine):
+            notes = ["GRADING ERROR: grade again"]
+        else:
+            notes = [r.message for r in mine if not _is_exercise(r.exercise)]
+            not_graded = {r.message for r in mine if r.message.startswith(("not graded", "no notebook"))}
+            notes = sorted(not_graded) + notes
+        line.append("; ".join(notes)[:100])
         table.append(line)
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    return "\n".join(
+    text = "\n".join(
         ("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1]).rstrip() for row in table
     )
+    if any(r.flag for r in rows):
+        text += "\n(! the audit flagged the answer: see the flag column of the CSV)"
+    return text
 
 
 def feedback_markdown(student: str, rows: list[Row]) -> str:
+    """A student's feedback: a problem shared by every exercise of a notebook is said once."""
     mine = [r for r in rows if r.student == student]
     earned = sum(r.points for r in mine)
     possible = sum(r.max_points for r in mine)
-    lines = [f"# Feedback for {student}", "", f"Score: **{earned:g} / {possible:g} points**.", "",
-             "| exercise | result | points | what to look at |", "|---|---|---|---|"]
-    for r in mine:
+    lines = [f"# Feedback for {student}", ""]
+    if any(r.status == grading.GRADING_ERROR for r in mine):
+        lines += ["**Grading error.** The grading machinery failed on your notebook (not because of your "
+                  "answers), so it was not judged; your instructor will grade it again.", ""]
+    lines += [f"Score: **{earned:g} / {possible:g} points**.", ""]
+    exercise_rows = [r for r in mine if _is_exercise(r.exercise)]
+    shared: dict[str, str] = {}  # chapter -> the one message all its exercises share
+    for ch in sorted({r.exercise[:2] for r in exercise_rows}):
+        messages = {r.message for r in exercise_rows if r.exercise[:2] == ch}
+        if len(messages) == 1 and next(iter(messages)) and sum(r.exercise[:2] == ch for r in exercise_rows) > 1:
+            shared[ch] = messages.pop()
+    notes = [r for r in mine if not _is_exercise(r.exercise)]
+    for ch, message in shared.items():
+        lines.append(f"- Chapter {ch}: {message}")
+    for r in notes:
+        lines.append(f"- {r.exercise}: {r.message}")
+    if shared or notes:
+        lines.append("")
+    lines += ["| exercise | result | points | what to look at |", "|---|---|---|---|"]
+    for r in exercise_rows:
         result = "pass" if r.passed else "not passed"
-        message = r.message.replace("|", "\\|") or "-"
+        if r.flag == "review":
+            result += " (flagged for review)"
+        message = "see above" if r.exercise[:2] in shared else (r.message.replace("|", "\\|") or "-")
         lines.append(f"| {r.exercise} | {result} | {r.points:g}/{r.max_points:g} | {message} |")
     lines += [
         "",
         "Every exercise is graded by running the reference check cell on your answer cells and comparing its",
-        "summary lines with the reference. Grade yourself before you hand in: `kaibert-grade NN_topic.ipynb`.",
+        "summary lines with the reference (numbers within a small tolerance). Grade yourself before you hand",
+        "in: `kaibert-grade NN_topic.ipynb` (with the course's environment active).",
         "",
     ]
     return "\n".join(lines)
@@ -295,21 +364,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=grading.DEFAULT_TIMEOUT,
                         help=f"seconds each cell may run (default {grading.DEFAULT_TIMEOUT:g})")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
+    parser.add_argument("--totals", type=Path, default=None,
+                        help="per-student CSV: points, max points, one column per exercise "
+                             "(default: <out>_students.csv)")
+    parser.add_argument("--strict", action="store_true",
+                        help="no points for answers flagged for review (they use what the exercise forbids)")
+    parser.add_argument("--kernel", default=None, help="Jupyter kernel spec to grade in (default: this Python)")
     args = parser.parse_args(argv)
     chapters = [f"{int(c):02d}" if c.isdigit() else c for c in args.chapters] if args.chapters else None
     rows = grade_class(args.submissions, chapters, args.solutions, args.timeout, args.jobs,
-                       log=lambda line: print(line, flush=True))
+                       log=lambda line: print(line, flush=True), strict=args.strict, kernel=args.kernel)
     write_csv(rows, args.out)
+    totals = args.totals or args.out.with_name(f"{args.out.stem}_students.csv")
+    write_totals(rows, totals)
     print()
     print(summary(rows))
     print()
-    print(f"wrote {args.out} ({len(rows)} rows)")
+    print(f"wrote {args.out} ({len(rows)} rows) and {totals} ({len({r.student for r in rows})} students)")
     args.feedback_dir = args.feedback_dir or args.out.parent / "feedback"
     if rows:
         args.feedback_dir.mkdir(parents=True, exist_ok=True)
         for student in sorted({r.student for r in rows}):
             (args.feedback_dir / f"{safe_name(student)}.md").write_text(feedback_markdown(student, rows), encoding="utf-8")
         print(f"wrote feedback for {len({r.student for r in rows})} students to {args.feedback_dir}/")
+    failed = grading_errors(rows)
+    if failed:
+        print(f"GRADING ERRORS: the machinery failed on the notebooks of {', '.join(failed)}; nothing of "
+              "theirs was judged. Grade them again (exit status 3).")
+        return 3
     return 0
 
 

@@ -47,7 +47,7 @@ def reads(text: str, name: str = "notebook") -> NotebookNode:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
-        raise NotebookError(f"{name}: not a notebook (invalid JSON: {err.msg} at line {err.lineno})") from None
+        raise NotebookError(f"{name}: not a notebook (invalid JSON: {err.msg}, line {err.lineno} column {err.colno})") from None
     if not isinstance(raw, dict) or "cells" not in raw:
         raise NotebookError(f"{name}: not a notebook (JSON without a 'cells' list)")
     try:
