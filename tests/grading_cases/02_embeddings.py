@@ -82,3 +82,15 @@ ALTERNATIVE = {
 ''',
     },
 }
+
+# Near misses: answers one small slip away from right, which the tolerance must still fail.
+NEAR_MISS = {
+    # the unbiased variance (divide by H - 1), as torch.var does by default
+    "02.1": {
+        "ex02-1-answer": '''def layer_norm(x, weight, bias, eps=1e-12):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = x.var(dim=-1, keepdim=True)  # unbiased: divides by H - 1
+    return weight * (x - mean) / torch.sqrt(var + eps) + bias
+''',
+    },
+}

@@ -108,3 +108,14 @@ def causal_mask(T, dtype=torch.float32):
 ''',
     },
 }
+
+# Near misses: answers one small slip away from right, which the tolerance must still fail.
+NEAR_MISS = {
+    # scores divided by d instead of sqrt(d)
+    "03.1": {
+        "ex03-1-answer": '''\
+def attention_scores(q, k):
+    return q @ k.transpose(-2, -1) / q.size(-1)
+''',
+    },
+}

@@ -63,3 +63,12 @@ def pre_ln_layer(x, attention, feed_forward, attention_norm, output_norm):
     return x
 '''},
 }
+
+# Near misses: answers one small slip away from right, which the tolerance must still fail.
+NEAR_MISS = {
+    # the tanh approximation where the exact GELU is asked (at most 4.7e-4 away, near x = 2.7)
+    "05.1": {"ex05-1-answer": '''\
+def gelu(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+'''},
+}

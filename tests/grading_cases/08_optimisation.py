@@ -134,3 +134,28 @@ def cosine_multiplier(step, warmup_steps, total_steps):
 ''',
     },
 }
+
+# Near misses: answers one small slip away from right, which the tolerance must still fail.
+NEAR_MISS = {
+    # coupled (L2) weight decay: the decay added to the gradient, so Adam rescales it
+    "08.3": {
+        "ex08-3-answer": '''\
+def adamw_step(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+    g = grad + weight_decay * param
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    m_hat = m / (1 - beta1 ** step)
+    v_hat = v / (1 - beta2 ** step)
+    return param - lr * m_hat / (v_hat.sqrt() + eps), m, v
+''',
+    },
+    # the warm-up one step ahead: step 0 already moves the weights
+    "08.1": {
+        "ex08-1-answer": '''\
+def lr_multiplier(step, warmup_steps, total_steps):
+    if step < warmup_steps:
+        return (step + 1) / max(1, warmup_steps)
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+''',
+    },
+}
