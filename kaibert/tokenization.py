@@ -504,7 +504,11 @@ class BertTokenizer:
         truncation: bool = False,
         max_length: int | None = None,
     ) -> list[int]:
-        """Text (or a sentence pair) -> ids, as ``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]``."""
+        """Text (or a sentence pair) -> ids, as ``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]``.
+
+        An empty second sentence ("") means none, as in transformers.
+        """
+        text_pair = text_pair or None
         encoded = self._encode_one(text, text_pair, add_special_tokens, truncation, max_length)
         return encoded["input_ids"]
 
@@ -653,7 +657,9 @@ def _batch_and_pairs(texts, text_pair) -> tuple[list[str], list[str | None]]:
     if text_pair is None:
         return batch, [None] * len(batch)
     if single and isinstance(text_pair, str):
-        return batch, [text_pair]
+        # One text with an empty second sentence is one sentence, as in transformers
+        # (in a batch, an empty second sentence still gets its [SEP]).
+        return batch, [text_pair or None]
     pairs = _check_batch(text_pair, "text_pair")
     if single or len(pairs) != len(batch):
         raise ValueError(

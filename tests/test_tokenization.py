@@ -139,6 +139,23 @@ def test_sentence_pairs_match_transformers(ours, hf_tokenizers, name):
         assert ours(first, second) == dict(theirs(first, second, return_token_type_ids=True))
 
 
+@pytest.mark.parametrize("name", ["BertTokenizer", "BertTokenizerFast"])
+@pytest.mark.parametrize("first, second", [("short", ""), ("short", " "), ("", "x"), ("", "")])
+def test_an_empty_second_sentence_matches_transformers(ours, hf_tokenizers, name, first, second):
+    """tokenizer("short", "") is one sentence, [CLS] short [SEP]; a lone space is still a pair.
+
+    (The legacy pure-Python tokenizer, like Google's original code, gives a second [SEP] here.)
+    """
+    theirs = hf_tokenizers[name]
+    assert ours(first, second) == dict(theirs(first, second, return_token_type_ids=True))
+    assert ours.encode(first, second) == theirs.encode(first, second)
+
+
+def test_an_empty_second_sentence_in_a_batch_matches_transformers(ours, hf):
+    texts, pairs = ["short", "a longer one"], ["", "x"]
+    assert ours(texts, pairs, padding=True) == dict(hf(texts, pairs, padding=True, return_token_type_ids=True))
+
+
 def test_pair_layout_and_segments(ours):
     out = ours("Hello there", "General Kenobi")
     ids, types = out["input_ids"], out["token_type_ids"]
