@@ -160,3 +160,38 @@ def test_check_names_outdated_feedback_lines_in_a_solution(root, capsys):
     assert "solutions/90_toy.ipynb: its check: feedback lines are out of date" in capsys.readouterr().out
     assert exercises.main(["--root", str(root)]) == 0
     assert exercises.main(["--check", "--root", str(root)]) == 0
+
+
+def _answer_cell(source, **meta):
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(source)
+    cell["id"] = "ex03-9-answer"
+    cell.metadata["kaibert"] = {"exercise": "03.9", "role": "answer", **meta}
+    return cell
+
+
+def test_a_debug_exercise_shows_the_given_code_with_its_bug():
+    fixed = "def f(x):\n    # BEGIN SOLUTION\n    return x.transpose(1, 2)\n    # END SOLUTION"
+    buggy = "def f(x):\n    return x.view(x.size(0), x.size(2), x.size(1))  # one bug in here"
+    cell = _answer_cell(fixed, kind="debug", given=buggy)
+    assert exercises.student_version(cell) == buggy
+    assert "NotImplementedError" in exercises.student_version(_answer_cell(fixed, kind="build"))
+    with pytest.raises(exercises.ExerciseError, match="without solution markers"):
+        exercises.student_version(_answer_cell(fixed, kind="debug", given=fixed))
+
+
+def test_exercise_kinds_difficulty_and_minutes_are_checked():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    check = nbformat.v4.new_code_cell("check('03.9', x=1)")
+    check["id"] = "ex03-9-check"
+    check.metadata["kaibert"] = {"exercise": "03.9", "role": "check"}
+    check.metadata["tags"] = ["nbval-check-output"]
+    nb.cells = [_answer_cell("x = 1", kind="riddle", difficulty=5, minutes=2.5, given="x = 0"), check]
+    found = " | ".join(nbs.lint_exercises(nb))
+    assert "kind 'riddle'" in found and "difficulty 5" in found and "minutes 2.5" in found
+    assert "'given' code but is not of kind 'debug'" in found
+    nb.cells[0] = _answer_cell("x = 1", kind="concept", difficulty=1, minutes=5)
+    assert nbs.lint_exercises(nb) == []

@@ -58,6 +58,23 @@ def strip_solution(source: str, exercise: str, where: str = "answer cell") -> st
     return "\n".join(out)
 
 
+def student_version(cell, where: str = "answer cell") -> str:
+    """What the exercise notebook shows in an answer cell.
+
+    Usually the solution with its marked block replaced by a stub. A ``debug`` exercise instead
+    shows code with a bug to find: the answer cell's metadata holds it as ``"given"``, and the
+    solution cell holds the fixed code (still between the marker lines).
+    """
+    given = nbs.info(cell).get("given")
+    exercise = nbs.exercise_of(cell)
+    fixed = strip_solution(cell.source, exercise, where)  # checks the markers either way
+    if given is None:
+        return fixed
+    if not isinstance(given, str) or BEGIN in given or END in given:
+        raise ExerciseError(f"{where}: 'given' must be the code students start from, without solution markers")
+    return given
+
+
 def refresh_check_outputs(nb, references: dict[str, list[str]] | None = None):
     """Tidy the check outputs and rewrite their ``check:`` lines against ``references``.
 
@@ -103,9 +120,7 @@ def make_exercise(solution, source_name: str):
         if nbs.SOLUTION_ONLY_TAG in nbs.tags(cell):
             continue
         if nbs.is_answer(cell):
-            cell.source = strip_solution(
-                cell.source, nbs.exercise_of(cell), f"solutions/{name}: answer cell {cell.get('id')}"
-            )
+            cell.source = student_version(cell, f"solutions/{name}: answer cell {cell.get('id')}")
         elif cell.get("id") == "colab-badge" or "colab-badge" in nbs.tags(cell):
             # The badge must open the exercise notebook, not the solution.
             cell.source = cell.source.replace(f"solutions/{name}", f"exercises/{name}")

@@ -24,6 +24,8 @@ CHECK_TAG = "nbval-check-output"
 EXERCISE_ID = re.compile(r"^(\d{2})\.(\d+)$")
 CELL_ID = re.compile(r"^ex(\d{2})-(\d+)-(answer|check)(?:-([A-Za-z0-9_-]+))?$")
 FEEDBACK_PREFIX = "check:"
+# What an exercise asks: write a component, use the idea somewhere new, fix a bug, or predict.
+KINDS = ("build", "transfer", "debug", "concept")
 
 
 class NotebookError(ValueError):
@@ -273,6 +275,16 @@ def lint_exercises(nb: NotebookNode, name: str = "notebook") -> list[str]:
         m = CELL_ID.match(str(cell.get("id", "")))
         if not m or (m.group(1), str(int(m.group(2))), m.group(3)) != (nn, str(int(k)), r):
             found.append(f"{name}: the {r} cell of {ex} has id {cell.get('id')!r}; use 'ex{nn}-{k}-{r}'")
+        kind = meta.get("kind")
+        if kind is not None and kind not in KINDS:
+            found.append(f"{name}: exercise {ex} has kind {kind!r}; use one of {', '.join(KINDS)}")
+        if meta.get("difficulty") is not None and meta.get("difficulty") not in (1, 2, 3):
+            found.append(f"{name}: exercise {ex} has difficulty {meta.get('difficulty')!r}; use 1, 2 or 3")
+        minutes = meta.get("minutes")
+        if minutes is not None and not (isinstance(minutes, int) and minutes > 0):
+            found.append(f"{name}: exercise {ex} has minutes {minutes!r}; use a whole number of minutes")
+        if meta.get("given") is not None and kind != "debug":
+            found.append(f"{name}: exercise {ex} has 'given' code but is not of kind 'debug'")
         if r == CHECK:
             checks[ex] = checks.get(ex, 0) + 1
             if CHECK_TAG not in tags(cell):
