@@ -133,7 +133,8 @@ def test_instructors_table_reads_points_from_solutions(tmp_path):
     nb = nbformat.v4.new_notebook()
     task = nbformat.v4.new_markdown_cell("## Exercise 42.1: split the heads (2 points)\n\nDo it.")
     answer = nbformat.v4.new_code_cell("x = 1")
-    answer.metadata = {"tags": ["solution"], "kaibert": {"exercise": "42.1", "role": "answer", "points": 2}}
+    answer.metadata = {"tags": ["solution"], "kaibert": {"exercise": "42.1", "role": "answer", "points": 2,
+                                                         "kind": "debug", "difficulty": 2, "minutes": 15}}
     task2 = nbformat.v4.new_markdown_cell("## Exercise 42.2 · merge | them\n")
     answer2 = nbformat.v4.new_code_cell("y = 2")
     answer2.metadata = {"kaibert": {"exercise": "42.2", "role": "answer"}}
@@ -141,11 +142,15 @@ def test_instructors_table_reads_points_from_solutions(tmp_path):
     (tmp_path / "solutions").mkdir()
     nbformat.write(nb, tmp_path / "solutions" / "42_heads.ipynb")
     assert book.chapter_exercises(tmp_path, "42") == [
-        {"exercise": "42.1", "title": "split the heads", "points": 2},
-        {"exercise": "42.2", "title": "merge | them", "points": 1},
+        {"exercise": "42.1", "title": "split the heads", "points": 2, "kind": "debug", "difficulty": 2, "minutes": 15},
+        {"exercise": "42.2", "title": "merge | them", "points": 1, "kind": "", "difficulty": None, "minutes": None},
     ]
     table = book.exercises_markdown(tmp_path, "42")
-    assert "| 42.1 | split the heads | 2 |" in table and "merge \\| them" in table and "**3**" in table
+    assert "| 42.1 | split the heads | debug | ★★ | 15 | 2 |" in table and "merge \\| them" in table
+    assert "| | **total** | | | **15** | **3** |" in table
+    by_kind = book.course_exercises_markdown(tmp_path)
+    assert "| debug | find and fix one realistic bug | 1 | 2 | 15 |" in by_kind
+    assert "| (no kind) |  | 1 | 1 | 0 |" in by_kind and "| **all** | | **2** | **3** | **15** |" in by_kind
     assert "once `solutions/43_*.ipynb` exists" in book.exercises_markdown(tmp_path, "43")
 
 

@@ -33,18 +33,21 @@ def use_local_badge(app, doctree) -> None:
 
 
 class ExercisesTable(SphinxDirective):
-    """A table of one chapter's exercises: id, task, points."""
+    """A table of one chapter's exercises (id, task, kind, difficulty, minutes, points), or with
+    the argument ``all``, the whole course's exercises counted by kind."""
 
     required_arguments = 1
 
     def run(self):
-        from kaibert.course.book import exercises_markdown
+        from kaibert.course.book import course_exercises_markdown, exercises_markdown
 
         chapter = self.arguments[0].strip()
         root = Path(self.env.srcdir)
-        for solution in sorted((root / "solutions").glob(f"{chapter}_*.ipynb")):
+        pattern = "[0-9][0-9]_*.ipynb" if chapter == "all" else f"{chapter}_*.ipynb"
+        for solution in sorted((root / "solutions").glob(pattern)):
             self.env.note_dependency(str(solution))  # re-read this page when the solution changes
-        return self.parse_text_to_nodes(exercises_markdown(root, chapter))
+        text = course_exercises_markdown(root) if chapter == "all" else exercises_markdown(root, chapter)
+        return self.parse_text_to_nodes(text)
 
 
 class AuthorYearLabels(BaseLabelStyle):

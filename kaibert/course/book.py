@@ -112,20 +112,51 @@ def chapter_exercises(root: Path, chapter: str) -> list[dict] | None:
             if ex and ex not in [r["exercise"] for r in result]:
                 m = EXERCISE_HEADING.match(heading)
                 title = m.group("title") if m and m.group("title") else ""
-                result.append({"exercise": ex, "title": title, "points": points.get(ex, 1)})
+                meta = nbs.info(cell)
+                result.append({"exercise": ex, "title": title, "points": points.get(ex, 1),
+                               "kind": meta.get("kind", ""), "difficulty": meta.get("difficulty"),
+                               "minutes": meta.get("minutes")})
     return result
 
 
 def exercises_markdown(root: Path, chapter: str) -> str:
-    """A Markdown table of a chapter's exercises and points, for the instructors' guide."""
+    """A Markdown table of a chapter's exercises, for the instructors' guide.
+
+    Kind, difficulty (1-3) and minutes come from each answer cell's metadata, as do the points.
+    """
     rows = chapter_exercises(root, chapter)
     if rows is None:
         return f"*The exercises of chapter {chapter} are listed here once `solutions/{chapter}_*.ipynb` exists.*"
-    lines = ["| exercise | task | points |", "|---|---|---|"]
+    lines = ["| exercise | task | kind | difficulty | minutes | points |", "|---|---|---|---|---|---|"]
     for r in rows:
         title = r["title"].replace("|", "\\|")  # a bar would end the table cell
-        lines.append(f"| {r['exercise']} | {title} | {r['points']:g} |")
-    lines.append(f"| | **total** | **{sum(r['points'] for r in rows):g}** |")
+        difficulty = "★" * r["difficulty"] if r["difficulty"] else ""
+        minutes = f"{r['minutes']}" if r["minutes"] else ""
+        lines.append(f"| {r['exercise']} | {title} | {r['kind']} | {difficulty} | {minutes} | {r['points']:g} |")
+    minutes = sum(r["minutes"] or 0 for r in rows)
+    lines.append(f"| | **total** | | | **{minutes}** | **{sum(r['points'] for r in rows):g}** |")
+    return "\n".join(lines)
+
+
+def course_exercises_markdown(root: Path) -> str:
+    """The whole course's exercises counted by kind: how many, points and minutes of each."""
+    counts: dict[str, list[float]] = {}
+    for path in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        for r in chapter_exercises(root, path.name[:2]) or []:
+            kind = r["kind"] or "(no kind)"
+            c = counts.setdefault(kind, [0, 0, 0])
+            c[0] += 1
+            c[1] += r["points"]
+            c[2] += r["minutes"] or 0
+    lines = ["| kind | what it asks | exercises | points | minutes |", "|---|---|---|---|---|"]
+    asks = {"build": "write a component", "transfer": "use the chapter's idea where the chapter did not",
+            "debug": "find and fix one realistic bug", "concept": "predict a shape, a count or a value"}
+    for kind in [*asks, *sorted(k for k in counts if k not in asks)]:
+        if kind in counts:
+            n, points, minutes = counts[kind]
+            lines.append(f"| {kind} | {asks.get(kind, '')} | {n} | {points:g} | {minutes:g} |")
+    total = [sum(c[i] for c in counts.values()) for i in range(3)]
+    lines.append(f"| **all** | | **{total[0]}** | **{total[1]:g}** | **{total[2]:g}** |")
     return "\n".join(lines)
 
 
