@@ -136,19 +136,8 @@ def cosine_multiplier(step, warmup_steps, total_steps):
 }
 
 # Near misses: answers one small slip away from right, which the tolerance must still fail.
+# (Coupled L2 weight decay in AdamW, the near miss of 08.3, is WRONG["08.3"] above.)
 NEAR_MISS = {
-    # coupled (L2) weight decay: the decay added to the gradient, so Adam rescales it
-    "08.3": {
-        "ex08-3-answer": '''\
-def adamw_step(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
-    g = grad + weight_decay * param
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g * g
-    m_hat = m / (1 - beta1 ** step)
-    v_hat = v / (1 - beta2 ** step)
-    return param - lr * m_hat / (v_hat.sqrt() + eps), m, v
-''',
-    },
     # the warm-up one step ahead: step 0 already moves the weights
     "08.1": {
         "ex08-1-answer": '''\
