@@ -3,15 +3,20 @@
 # Planted wrong answers, the mistakes students really make. Planted all at once, exactly these
 # exercises must fail.
 WRONG = {
-    # special tokens and padding not excluded: [CLS]/[SEP] get chosen and labelled
+    # every piece treated as a word of its own: per-token masking, not whole words
     "09.1": {"ex09-1-answer": '''\
-def apply_masking(input_ids, special, u_choose, u_mask, u_random, random_ids, mask_id, p=0.15):
-    chosen = u_choose < p
-    labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
-    to_mask = chosen & (u_mask < 0.8)
-    to_random = chosen & ~to_mask & (u_random < 0.5)
-    masked = torch.where(to_mask, torch.full_like(input_ids, mask_id), input_ids)
-    masked = torch.where(to_random, random_ids, masked)
+def whole_word_masking(tokens, u_word, p=0.15):
+    masked, labels = [], []
+    word = -1
+    for token in tokens:
+        if token in ("[CLS]", "[SEP]", "[PAD]"):
+            masked.append(token)
+            labels.append(None)
+            continue
+        word = min(word + 1, len(u_word) - 1)
+        chosen = u_word[word] < p
+        masked.append("[MASK]" if chosen else token)
+        labels.append(token if chosen else None)
     return masked, labels
 '''},
     # clipping after the update: it clips gradients that are no longer used
@@ -50,6 +55,13 @@ def lr_range_test(model, batches, start_lr, end_lr):
             break
     return rates, losses
 '''},
+    # the share of labelled tokens, where the share the decoder saves is asked
+    "09.5": {"ex09-5-answer": '''\
+def mlm_logits_shapes(labels, vocab_size):
+    B, T = labels.shape
+    labelled = int((labels != -100).sum())
+    return (B, T, vocab_size), (labelled, vocab_size), labelled / (B * T)
+'''},
 }
 
 # More mistakes worth knowing, each also failing its check (planted together, 09.2 and 09.3 fail):
@@ -73,17 +85,23 @@ def perplexity(batch_losses, batch_counts):
 
 # Correct answers written differently: all must pass.
 ALTERNATIVE = {
-    # boolean arithmetic with masked_fill, and the random replacement drawn before the [MASK] one
+    # words first (lists of positions), then mask whole words
     "09.1": {"ex09-1-answer": '''\
-def apply_masking(input_ids, special, u_choose, u_mask, u_random, random_ids, mask_id, p=0.15):
-    chosen = (u_choose < p) & (special == False)
-    labels = input_ids.masked_fill(~chosen, -100)
-    use_mask = chosen & (u_mask < 0.8)
-    use_random = chosen & (u_mask >= 0.8) & (u_random < 0.5)
-    out = input_ids.clone()
-    out[use_random] = random_ids[use_random]
-    out[use_mask] = mask_id
-    return out, labels
+def whole_word_masking(tokens, u_word, p=0.15):
+    words = []  # each word: the positions of its pieces
+    for i, token in enumerate(tokens):
+        if token in {"[CLS]", "[SEP]", "[PAD]"}:
+            continue
+        if token.startswith("##") and words:
+            words[-1].append(i)
+        else:
+            words.append([i])
+    masked, labels = list(tokens), [None] * len(tokens)
+    for positions, u in zip(words, u_word):
+        if u < p:
+            for i in positions:
+                masked[i], labels[i] = "[MASK]", tokens[i]
+    return masked, labels
 '''},
     # the gradient norm clipped by hand, over all parameters together
     "09.2": {"ex09-2-answer": '''\
@@ -129,5 +147,16 @@ def lr_range_test(model, batches, start_lr, end_lr):
             break
         i += 1
     return rates, losses
+'''},
+    # the labelled count with torch.count_nonzero, the saving as a ratio of products
+    "09.5": {"ex09-5-answer": '''\
+import math
+
+def mlm_logits_shapes(labels, vocab_size):
+    B, T = labels.shape
+    m = torch.count_nonzero(labels.ne(-100)).item()
+    full = (B, T, vocab_size)
+    sparse = (m, vocab_size)
+    return full, sparse, (math.prod(full) - math.prod(sparse)) / math.prod(full)
 '''},
 }
