@@ -198,6 +198,8 @@ def test_bad_labels_get_clear_errors():
         model(ids, mask, types, labels=torch.tensor([0, 3]))
     with pytest.raises(ValueError, match=r"Label -1 is outside \[0, 3\)"):
         model(ids, mask, types, labels=torch.tensor([-1, 2]))
+    int32 = model(ids, mask, types, labels=torch.tensor([0, 2], dtype=torch.int32)).loss  # as long ids
+    assert torch.equal(int32, model(ids, mask, types, labels=torch.tensor([0, 2])).loss)
     model.config.problem_type = "single_label_classification"
     with pytest.raises(ValueError, match="must be integer class ids, got torch.float32"):
         model(ids, mask, types, labels=torch.tensor([0.0, 1.0]))

@@ -439,6 +439,7 @@ def run(c: FinetuneConfig, resume: str | bool | None = None, callbacks: list | N
             max_steps=total_steps, max_epochs=-1, accelerator="auto", devices=1,
             precision=_precision("auto"), gradient_clip_val=c.max_grad_norm, gradient_clip_algorithm="norm",
             limit_val_batches=0, num_sanity_val_steps=0, enable_checkpointing=False,
+            log_every_n_steps=c.log_every_steps,
             logger=CSVLogger(save_dir=str(out), name="logs", flush_logs_every_n_steps=c.log_every_steps),
             callbacks=every + (callbacks or []), enable_progress_bar=c.progress_bar,
             enable_model_summary=False, deterministic=True,

@@ -87,7 +87,7 @@ def classification_loss(config: BertConfig, logits: Tensor, labels: Tensor) -> T
     kind = problem_type_of(config, labels)
     if kind == "single_label_classification":
         check_class_labels(labels, n, B)
-        return F.cross_entropy(logits.view(-1, n), labels.view(-1))
+        return F.cross_entropy(logits.view(-1, n), labels.view(-1).long())  # int32 ids too
     if kind == "multi_label_classification":
         if tuple(labels.shape) != (B, n):
             raise ValueError(
@@ -146,7 +146,7 @@ class BertForSequenceClassification(PretrainedMixin, nn.Module):
 def nsp_loss(logits: Tensor, labels: Tensor) -> Tensor:
     """Cross-entropy on (B, 2) scores; label 0 means B follows A, 1 means B is random (BERT's order)."""
     check_class_labels(labels, 2, logits.size(0), task="Next-sentence prediction")
-    return F.cross_entropy(logits.view(-1, 2), labels.view(-1))
+    return F.cross_entropy(logits.view(-1, 2), labels.view(-1).long())
 
 
 class BertForNextSentencePrediction(PretrainedMixin, nn.Module):
