@@ -5,33 +5,19 @@ ALTERNATIVE: correct answers written differently; all must pass.
 """
 
 WRONG = {
-    # NFKD instead of NFD: also folds ligatures and superscripts ("ﬁ" -> "fi", "²" -> "2").
+    # Believing WordPiece backtracks: "abcd" as ab ##cd, which greedy longest-match never tries.
     "01.1": {
-        "ex01-1-answer": '''def strip_accents(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if unicodedata.category(ch) != "Mn")
-''',
-    },
-    # Shortest match first: takes "u", "##n", ... instead of the longest piece.
-    "01.2": {
-        "ex01-2-answer": '''def wordpiece(word: str, vocab: dict[str, int], unk: str = "[UNK]", max_chars: int = 100) -> list[str]:
-    if len(word) > max_chars:
-        return [unk]
-    pieces, start = [], 0
-    while start < len(word):
-        for end in range(start + 1, len(word) + 1):
-            piece = word[start:end] if start == 0 else "##" + word[start:end]
-            if piece in vocab:
-                break
-        else:
-            return [unk]
-        pieces.append(piece)
-        start = end
-    return pieces
+        "ex01-1-answer": '''predictions = {
+    "abcd": ["ab", "##cd"],
+    "abcab": ["abc", "##a", "##b"],
+    "bcd": ["b", "##cd"],
+    "cab": ["[UNK]"],
+}
 ''',
     },
     # The final [SEP] given segment 0: it belongs to sentence B.
-    "01.3": {
-        "ex01-3-answer": '''def encode_pair(ids_a, ids_b, length, cls_id=101, sep_id=102, pad_id=0):
+    "01.2": {
+        "ex01-2-answer": '''def encode_pair(ids_a, ids_b, length, cls_id=101, sep_id=102, pad_id=0):
     ids = [cls_id] + ids_a + [sep_id] + ids_b + [sep_id]
     if len(ids) > length:
         raise ValueError("too long")
@@ -44,62 +30,73 @@ WRONG = {
     }
 ''',
     },
-    # Runs of punctuation kept together: "..." must give three words, not one.
-    "01.4": {
-        "ex01-4-answer": '''def split_punctuation(word):
-    pieces, current, current_is_punct = [], "", None
-    for ch in word:
-        punct = is_punctuation(ch)
-        if current and punct != current_is_punct:
-            pieces.append(current)
-            current = ""
-        current += ch
-        current_is_punct = punct
-    if current:
-        pieces.append(current)
+    # Shortest match first: "the" becomes t, he, ... wherever a shorter word exists.
+    "01.3": {
+        "ex01-3-answer": '''def max_match(text, words):
+    pieces, start = [], 0
+    while start < len(text):
+        end = start + 1
+        while end < len(text) and text[start:end] not in words:
+            end += 1
+        if text[start:end] not in words:
+            end = start + 1
+        pieces.append(text[start:end])
+        start = end
     return pieces
+''',
+    },
+    # The given code, untouched: single-character pieces are never tried.
+    "01.4": {
+        "ex01-4-answer": '''def wordpiece(word, vocab, unk="[UNK]", max_chars=100):
+    if len(word) > max_chars:
+        return [unk]
+    pieces, start = [], 0
+    while start < len(word):
+        piece = None
+        for end in range(len(word), start + 1, -1):
+            candidate = word[start:end] if start == 0 else "##" + word[start:end]
+            if candidate in vocab:
+                piece = candidate
+                break
+        if piece is None:
+            return [unk]
+        pieces.append(piece)
+        start = end
+    return pieces
+''',
+    },
+    # Numbering the words of the second sentence from 0 again.
+    "01.5": {
+        "ex01-5-answer": '''def word_ids(tokens):
+    ids, word = [], -1
+    for token in tokens:
+        if token == "[SEP]":
+            word = -1
+        if token in ("[CLS]", "[SEP]", "[PAD]"):
+            ids.append(None)
+        else:
+            if not token.startswith("##"):
+                word += 1
+            ids.append(word)
+    return ids
 ''',
     },
 }
 
 ALTERNATIVE = {
-    # An explicit loop instead of a generator expression.
+    # Tuples instead of lists, built with dict().
     "01.1": {
-        "ex01-1-answer": '''def strip_accents(text: str) -> str:
-    kept = []
-    for ch in unicodedata.normalize("NFD", text):
-        if unicodedata.category(ch) == "Mn":
-            continue
-        kept.append(ch)
-    return "".join(kept)
-''',
-    },
-    # Scan ends forward and remember the last (longest) match; recurse on the rest of the word.
-    "01.2": {
-        "ex01-2-answer": '''def wordpiece(word, vocab, unk="[UNK]", max_chars=100):
-    if len(word) > max_chars:
-        return [unk]
-
-    def split(start):
-        if start == len(word):
-            return []
-        best = None
-        for end in range(start + 1, len(word) + 1):
-            piece = word[start:end] if start == 0 else "##" + word[start:end]
-            if piece in vocab:
-                best = (piece, end)
-        if best is None:
-            return None
-        rest = split(best[1])
-        return None if rest is None else [best[0]] + rest
-
-    pieces = split(0)
-    return [unk] if pieces is None else pieces
+        "ex01-1-answer": '''predictions = dict(
+    abcd=("[UNK]",),
+    abcab=("abc", "##a", "##b"),
+    bcd=("b", "##cd"),
+    cab=("[UNK]",),
+)
 ''',
     },
     # Built token by token with a small helper.
-    "01.3": {
-        "ex01-3-answer": '''def encode_pair(ids_a, ids_b, length, cls_id=101, sep_id=102, pad_id=0):
+    "01.2": {
+        "ex01-2-answer": '''def encode_pair(ids_a, ids_b, length, cls_id=101, sep_id=102, pad_id=0):
     needed = len(ids_a) + len(ids_b) + 3
     if needed > length:
         raise ValueError(f"{needed} tokens do not fit in {length}")
@@ -122,17 +119,50 @@ ALTERNATIVE = {
     return out
 ''',
     },
-    # itertools.groupby over "is punctuation", then punctuation runs cut into characters.
+    # Lengths tried from the longest dictionary word down, with a recursive rest.
+    "01.3": {
+        "ex01-3-answer": '''def max_match(text, words):
+    if not text:
+        return []
+    longest = max(map(len, words), default=1)
+    for n in range(min(longest, len(text)), 0, -1):
+        if text[:n] in words:
+            break
+    else:
+        n = 1
+    return [text[:n]] + max_match(text[n:], words)
+''',
+    },
+    # The fix written as a while loop that shrinks the candidate down to one character.
     "01.4": {
-        "ex01-4-answer": '''from itertools import groupby
-
-
-def split_punctuation(word):
-    pieces = []
-    for punct, run in groupby(word, key=is_punctuation):
-        run = "".join(run)
-        pieces.extend(list(run) if punct else [run])
+        "ex01-4-answer": '''def wordpiece(word, vocab, unk="[UNK]", max_chars=100):
+    if len(word) > max_chars:
+        return [unk]
+    pieces, start = [], 0
+    while start < len(word):
+        end = len(word)
+        while end > start:
+            candidate = word[start:end] if start == 0 else "##" + word[start:end]
+            if candidate in vocab:
+                break
+            end -= 1
+        else:
+            return [unk]
+        pieces.append(candidate)
+        start = end
     return pieces
+''',
+    },
+    # A running count of word starts.
+    "01.5": {
+        "ex01-5-answer": '''from itertools import accumulate
+
+
+def word_ids(tokens):
+    special = {"[CLS]", "[SEP]", "[PAD]"}
+    starts = [t not in special and not t.startswith("##") for t in tokens]
+    counts = list(accumulate(int(s) for s in starts))
+    return [None if t in special else c - 1 for t, c in zip(tokens, counts)]
 ''',
     },
 }
