@@ -14,19 +14,32 @@ def feed_forward_block(h, w_up, b_up, w_down, b_down):
     u = h @ w_up.T + b_up
     return F.relu(u) @ w_down.T + b_down
 '''},
-    # pre-LN wiring where BERT's post-LN is asked
+    # GLU's plain sigmoid gate where SwiGLU asks for SiLU (z * sigmoid(z))
     "05.3": {"ex05-3-answer": '''\
-def post_ln_layer(x, attention, feed_forward, attention_norm, output_norm):
-    h = x + attention(attention_norm(x))
-    return h + feed_forward(output_norm(h))
+def swiglu_feed_forward(h, w_gate, w_up, w_down):
+    return (torch.sigmoid(h @ w_gate.T) * (h @ w_up.T)) @ w_down.T
 '''},
-    # the residual stream itself normalised: the addition uses LN(x) instead of x
+    # the code as given: LayerNorm statistics taken over the tokens (dim=1) instead of each token's features
     "05.4": {"ex05-4-answer": '''\
-def pre_ln_layer(x, attention, feed_forward, attention_norm, output_norm):
-    x = attention_norm(x)
-    h = x + attention(x)
-    h = output_norm(h)
-    return h + feed_forward(h)
+def layer_norm(z, gamma, beta, eps=1e-12):
+    """Normalise every token vector to mean 0 and variance 1, then scale and shift."""
+    mu = z.mean(dim=1, keepdim=True)
+    var = z.var(dim=1, unbiased=False, keepdim=True)
+    return gamma * (z - mu) / torch.sqrt(var + eps) + beta
+
+
+def encoder_layer(x, layer, mask=None):
+    """BERT's post-LN encoder layer, computed with the weights of `layer`: (B, T, H) -> (B, T, H)."""
+    a, _ = layer.attention(x, mask)  # (B, T, H)
+    n1, n2 = layer.attention_norm, layer.output_norm
+    h = layer_norm(x + a, n1.weight, n1.bias, n1.eps)  # (B, T, H)
+    return layer_norm(h + layer.feed_forward(h), n2.weight, n2.bias, n2.eps)  # (B, T, H)
+'''},
+    # the output projection forgotten: three H x H projections instead of four
+    "05.5": {"ex05-5-answer": '''\
+def encoder_layer_macs(seq_len, hidden_size, intermediate_size):
+    T, H, I = seq_len, hidden_size, intermediate_size
+    return 3 * T * H * H + 2 * T * T * H, 2 * T * H * I
 '''},
 }
 
@@ -44,23 +57,34 @@ def feed_forward_block(h, w_up, b_up, w_down, b_down):
     g = F.gelu(u)
     return torch.einsum("bti,hi->bth", g, w_down) + b_down
 '''},
-    # LayerNorm written with F.layer_norm and the modules' own parameters
+    # F.silu and einsum
     "05.3": {"ex05-3-answer": '''\
-def post_ln_layer(x, attention, feed_forward, attention_norm, output_norm):
-    def norm(module, z):
-        return F.layer_norm(z, module.normalized_shape, module.weight, module.bias, module.eps)
-
-    residual = x
-    h = norm(attention_norm, attention(x) + residual)
-    residual = h
-    return norm(output_norm, feed_forward(h) + residual)
+def swiglu_feed_forward(h, w_gate, w_up, w_down):
+    gated = F.silu(torch.einsum("bth,ih->bti", h, w_gate)) * torch.einsum("bth,ih->bti", h, w_up)
+    return torch.einsum("bti,hi->bth", gated, w_down)
 '''},
-    # a loop over the two (norm, sublayer) pairs
+    # the fix with F.layer_norm over the last dimension
     "05.4": {"ex05-4-answer": '''\
-def pre_ln_layer(x, attention, feed_forward, attention_norm, output_norm):
-    for norm, sublayer in ((attention_norm, attention), (output_norm, feed_forward)):
-        x = x + sublayer(norm(x))
-    return x
+def layer_norm(z, gamma, beta, eps=1e-12):
+    return F.layer_norm(z, z.shape[-1:], gamma, beta, eps)
+
+
+def encoder_layer(x, layer, mask=None):
+    a, _ = layer.attention(x, mask)
+    n1, n2 = layer.attention_norm, layer.output_norm
+    h = layer_norm(x + a, n1.weight, n1.bias, n1.eps)
+    return layer_norm(h + layer.feed_forward(h), n2.weight, n2.bias, n2.eps)
+'''},
+    # counted head by head: h heads of size d, each with T x d x T for the scores and T x T x d for the sums
+    "05.5": {"ex05-5-answer": '''\
+def encoder_layer_macs(seq_len, hidden_size, intermediate_size):
+    heads, d = 1, hidden_size  # any split gives the same count; one head of size H is the simplest
+    def matmul(m, n, p):
+        return m * n * p
+    attention = sum(matmul(seq_len, hidden_size, hidden_size) for _ in ("q", "k", "v", "o"))
+    attention += heads * (matmul(seq_len, d, seq_len) + matmul(seq_len, seq_len, d))
+    feed_forward = matmul(seq_len, hidden_size, intermediate_size) + matmul(seq_len, intermediate_size, hidden_size)
+    return attention, feed_forward
 '''},
 }
 
