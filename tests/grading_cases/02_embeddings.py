@@ -5,18 +5,19 @@ ALTERNATIVE: correct answers written differently; all must pass.
 """
 
 WRONG = {
-    # Statistics over the wrong axis: across the tokens (dim -2) instead of across the features.
+    # The given code, untouched: statistics over dim 1, the tokens of a (B, T, H) batch, not the features.
     "02.1": {
         "ex02-1-answer": '''def layer_norm(x, weight, bias, eps=1e-12):
-    mean = x.mean(dim=-2, keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=-2, keepdim=True)
+    var, mean = torch.var_mean(x, dim=1, correction=0, keepdim=True)
     return weight * (x - mean) / torch.sqrt(var + eps) + bias
 ''',
     },
-    # RoBERTa-style positions that skip padding: BERT counts every position, padding included.
+    # LayerNorm's gamma and beta left out of the parameter count.
     "02.2": {
-        "ex02-2-answer": '''def position_ids(input_ids):
-    return (input_ids != 0).long().cumsum(dim=1) - 1
+        "ex02-2-answer": '''embedding_parameters = 30522 * 768 + 512 * 768 + 2 * 768
+sum_shape = (4, 16, 768)
+rows_with_gradient = 6
+gradient_of_the_row = 3.0
 ''',
     },
     # The segment embeddings forgotten.
@@ -34,22 +35,35 @@ WRONG = {
     return ((seps == 1) & (input_ids != pad_id)).long()
 ''',
     },
+    # The exponent i/H instead of 2i/H: the frequencies fall half as fast.
+    "02.5": {
+        "ex02-5-answer": '''def sinusoidal_positions(T, H):
+    t = torch.arange(T, dtype=torch.float32)[:, None]
+    angles = t / 10000 ** (torch.arange(H // 2, dtype=torch.float32) / H)
+    table = torch.zeros(T, H)
+    table[:, 0::2] = torch.sin(angles)
+    table[:, 1::2] = torch.cos(angles)
+    return table
+''',
+    },
 }
 
 ALTERNATIVE = {
-    # torch.var_mean with the biased variance, and rsqrt.
+    # The fix written out with means and squares over the last axis.
     "02.1": {
         "ex02-1-answer": '''def layer_norm(x, weight, bias, eps=1e-12):
-    var, mean = torch.var_mean(x, dim=-1, unbiased=False, keepdim=True)
-    return (x - mean) * torch.rsqrt(var + eps) * weight + bias
+    mean = x.mean(dim=-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)
+    return weight * (x - mean) / torch.sqrt(var + eps) + bias
 ''',
     },
-    # One row at a time, stacked.
+    # Arithmetic written differently, a torch.Size, a set, an integer.
     "02.2": {
-        "ex02-2-answer": '''def position_ids(input_ids):
-    B, T = input_ids.shape
-    rows = [torch.arange(T, dtype=torch.long, device=input_ids.device) for _ in range(B)]
-    return torch.stack(rows)
+        "ex02-2-answer": '''V, P, S, H = 30522, 512, 2, 768
+embedding_parameters = (V + P + S) * H + 2 * H
+sum_shape = torch.Size([4, 16, H])
+rows_with_gradient = len({101, 1996, 4937, 2003, 102, 3899})
+gradient_of_the_row = 3
 ''',
     },
     # Lookups as one-hot matrix products, LayerNorm written out.
@@ -81,15 +95,30 @@ ALTERNATIVE = {
     return out
 ''',
     },
+    # Plain Python loops with math.sin and math.cos.
+    "02.5": {
+        "ex02-5-answer": '''import math
+
+
+def sinusoidal_positions(T, H):
+    rows = []
+    for t in range(T):
+        row = []
+        for i in range(H // 2):
+            angle = t / math.pow(10000, 2 * i / H)
+            row += [math.sin(angle), math.cos(angle)]
+        rows.append(row)
+    return torch.tensor(rows, dtype=torch.float32)
+''',
+    },
 }
 
 # Near misses: answers one small slip away from right, which the tolerance must still fail.
 NEAR_MISS = {
-    # the unbiased variance (divide by H - 1), as torch.var does by default
+    # the right axis, but the unbiased variance (divide by H - 1), as torch.var does by default
     "02.1": {
         "ex02-1-answer": '''def layer_norm(x, weight, bias, eps=1e-12):
-    mean = x.mean(dim=-1, keepdim=True)
-    var = x.var(dim=-1, keepdim=True)  # unbiased: divides by H - 1
+    var, mean = torch.var_mean(x, dim=-1, keepdim=True)  # unbiased: divides by H - 1
     return weight * (x - mean) / torch.sqrt(var + eps) + bias
 ''',
     },
