@@ -15,28 +15,40 @@ def hf_to_kaibert(name):
         name = name.replace(old, new)
     return name
 '''},
-    # mean over the tokens instead of the [CLS] vector
+    # the code as given: the 0/1 attention mask added to the scores as it is, so padding is never hidden
     "06.2": {"ex06-2-answer": '''\
-def pool(hidden, weight, bias):
-    return torch.tanh(hidden.mean(dim=1) @ weight.T + bias)
+def bert_forward(model, input_ids, attention_mask):
+    """BertModel's forward pass by hand: (last_hidden_state (B, T, H), pooler_output (B, H))."""
+    x = model.embeddings(input_ids)  # (B, T, H)
+    mask = attention_mask[:, None, None, :].to(x.dtype)  # (B, 1, 1, T)
+    for layer in model.layers:
+        x, _ = layer(x, mask)  # (B, T, H)
+    return x, model.pooler(x)  # (B, T, H), (B, H)
 '''},
-    # each layer's input collected instead of its output: the embeddings are there, the last output is not
+    # the mean over every position, padding included
     "06.3": {"ex06-3-answer": '''\
-def run_layers(x, layers, mask=None):
-    hidden_states, attentions = [], []
-    for layer in layers:
-        hidden_states.append(x)
-        x, weights = layer(x, mask, output_attentions=True)
-        attentions.append(weights)
-    return x, tuple(hidden_states), tuple(attentions)
+def mean_pool(hidden, attention_mask):
+    return hidden.mean(dim=1)
 '''},
-    # the pooler forgotten
+    # one hidden state per layer, the embeddings' output forgotten
     "06.4": {"ex06-4-answer": '''\
-def count_parameters(config):
-    V, P, S = config.vocab_size, config.max_position_embeddings, config.type_vocab_size
-    H, I, L = config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    per_layer = 4 * (H * H + H) + (H * I + I) + (I * H + H) + 4 * H
-    return (V + P + S) * H + 2 * H + L * per_layer
+def returned_numbers(config, batch_size, seq_len):
+    L, H, heads = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
+    return L * batch_size * seq_len * H, L * batch_size * heads * seq_len * seq_len
+'''},
+    # layers renumbered in increasing order of their old numbers, whatever order keep asks for
+    "06.5": {"ex06-5-answer": '''\
+def select_layers(state, keep):
+    new_number = {old: new for new, old in enumerate(sorted(keep))}
+    selected = {}
+    for name, tensor in state.items():
+        if not name.startswith("layers."):
+            selected[name] = tensor
+            continue
+        _, number, rest = name.split(".", 2)
+        if int(number) in new_number:
+            selected[f"layers.{new_number[int(number)]}.{rest}"] = tensor
+    return selected
 '''},
 }
 
@@ -60,37 +72,41 @@ def hf_to_kaibert(name):
             return new
     return name
 '''},
-    # F.linear and select()
+    # the fix with chapter 03's padding_mask
     "06.2": {"ex06-2-answer": '''\
-def pool(hidden, weight, bias):
-    return F.linear(hidden.select(1, 0), weight, bias).tanh()
+def bert_forward(model, input_ids, attention_mask):
+    x = model.embeddings(input_ids)
+    mask = padding_mask(attention_mask, x.dtype)
+    for layer in model.layers:
+        x, _ = layer(x, mask)
+    return x, model.pooler(x)
 '''},
-    # a while loop over indices, hidden states built up as a tuple
+    # padding zeroed with masked_fill, divided by the number of real tokens
     "06.3": {"ex06-3-answer": '''\
-def run_layers(x, layers, mask=None):
-    hidden_states, attentions = (x,), ()
-    i = 0
-    while i < len(layers):
-        out, weights = layers[i](hidden_states[-1], mask, output_attentions=True)
-        hidden_states += (out,)
-        attentions += (weights,)
-        i += 1
-    return hidden_states[-1], hidden_states, attentions
+def mean_pool(hidden, attention_mask):
+    padding = attention_mask == 0  # (B, T)
+    total = hidden.masked_fill(padding[..., None], 0.0).sum(dim=1)  # (B, H)
+    count = attention_mask.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1)
+    return total / count
 '''},
-    # counted per module, with a helper for a linear layer
+    # one tensor shape at a time, as the model returns them
     "06.4": {"ex06-4-answer": '''\
-def count_parameters(config):
-    H, I = config.hidden_size, config.intermediate_size
-
-    def linear(n_in, n_out):
-        return n_in * n_out + n_out
-
-    def layer_norm(n):
-        return 2 * n
-
-    embeddings = sum(n * H for n in (config.vocab_size, config.max_position_embeddings, config.type_vocab_size))
-    embeddings += layer_norm(H)
-    layer = 4 * linear(H, H) + linear(H, I) + linear(I, H) + 2 * layer_norm(H)
-    return embeddings + config.num_hidden_layers * layer + linear(H, H)
+def returned_numbers(config, batch_size, seq_len):
+    hidden_shape = (batch_size, seq_len, config.hidden_size)
+    attention_shape = (batch_size, config.num_attention_heads, seq_len, seq_len)
+    hidden = sum(math.prod(hidden_shape) for _ in range(config.num_hidden_layers + 1))
+    attentions = sum(math.prod(attention_shape) for _ in range(config.num_hidden_layers))
+    return hidden, attentions
+'''},
+    # a regular expression on the layer number, the keep list walked once per layer
+    "06.5": {"ex06-5-answer": '''\
+def select_layers(state, keep):
+    out = {k: v for k, v in state.items() if not k.startswith("layers.")}
+    for new, old in enumerate(keep):
+        for name, tensor in state.items():
+            m = re.match(r"layers\\.(\\d+)\\.(.*)", name)
+            if m and int(m.group(1)) == old:
+                out[f"layers.{new}.{m.group(2)}"] = tensor
+    return out
 '''},
 }
