@@ -5,14 +5,14 @@ ALTERNATIVE: correct answers written differently; every exercise must pass.
 """
 
 WRONG = {
-    # 03.1: scores without the 1/sqrt(d) scaling
+    # 03.1: the scores as wide as the queries' T (10, 10), and the variance mistaken for the standard deviation
     "03.1": {
         "ex03-1-answer": '''\
-def attention_scores(q, k):
-    """q @ k^T / sqrt(d): one score per (query, key) pair, shape (..., T_q, T_k)."""
-    # BEGIN SOLUTION
-    return q @ k.transpose(-2, -1)
-    # END SOLUTION
+scores_shape = (2, 12, 10, 10)
+output_shape = (2, 12, 10, 32)
+unscaled_std = 256
+weights_floats = 8 * 12 * 512 * 512
+row_sum_after = 0.07
 ''',
     },
     # 03.2: the padding mask applied after the softmax (rows no longer sum to 1)
@@ -26,18 +26,17 @@ def masked_softmax(scores, attention_mask):
     # END SOLUTION
 ''',
     },
-    # 03.3: softmax over the query axis instead of the key axis
+    # 03.3: the given code, untouched: reshape where a transpose is needed
     "03.3": {
         "ex03-3-answer": '''\
 def attention(q, k, v, mask=None):
-    """softmax(q k^T / sqrt(d) + mask) v, and the weights."""
-    # BEGIN SOLUTION
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, heads, T, T)
+    B, heads, T, d = k.shape
+    keys = k.reshape(B, heads, d, T)  # (B, heads, d, T)
+    scores = q @ keys / math.sqrt(d)  # (B, heads, T, T)
     if mask is not None:
         scores = scores + mask
-    weights = scores.softmax(dim=-2)  # (B, heads, T, T)
-    return weights @ v, weights  # (B, heads, T, d)
-    # END SOLUTION
+    weights = scores.softmax(dim=-1)  # (B, heads, T, T)
+    return weights @ v, weights
 ''',
     },
     # 03.4: the diagonal masked too (a token cannot see itself)
@@ -52,18 +51,26 @@ def causal_mask(T, dtype=torch.float32):
     # END SOLUTION
 ''',
     },
+    # 03.5: the mask without its head axis, (B, T, T): it does not broadcast against (B, heads, T, T) as meant
+    "03.5": {
+        "ex03-5-answer": '''\
+def packing_mask(doc_ids, dtype=torch.float32):
+    visible = (doc_ids[:, :, None] == doc_ids[:, None, :]) & (doc_ids[:, None, :] >= 0)
+    return torch.zeros(visible.shape, dtype=dtype).masked_fill(~visible, torch.finfo(dtype).min)
+''',
+    },
 }
 
 ALTERNATIVE = {
-    # 03.1: einsum instead of matmul
+    # 03.1: lists, a torch.Size, arithmetic, a computed row sum
     "03.1": {
         "ex03-1-answer": '''\
-def attention_scores(q, k):
-    """q @ k^T / sqrt(d): one score per (query, key) pair, shape (..., T_q, T_k)."""
-    # BEGIN SOLUTION
-    d = q.shape[-1]
-    return torch.einsum("...id,...jd->...ij", q, k) / d ** 0.5
-    # END SOLUTION
+scores_shape = [2, 12, 10, 128]
+output_shape = torch.Size([2, 12, 10, 32])
+unscaled_std = math.sqrt(256)
+weights_floats = 8 * 12 * 512 ** 2
+e = [math.exp(s) for s in (2.0, 1.0, 0.0, 5.0)]
+row_sum_after = round(sum(e[:3]) / sum(e), 2)
 ''',
     },
     # 03.2: masked_fill with -inf instead of an additive dtype-min mask
@@ -77,20 +84,16 @@ def masked_softmax(scores, attention_mask):
     # END SOLUTION
 ''',
     },
-    # 03.3: einsum and a hand-written softmax
+    # 03.3: the fix written with einsum, no transposed copy of k at all
     "03.3": {
         "ex03-3-answer": '''\
 def attention(q, k, v, mask=None):
-    """softmax(q k^T / sqrt(d) + mask) v, and the weights."""
-    # BEGIN SOLUTION
-    B, heads, T, d = q.shape
+    B, heads, T, d = k.shape
     scores = torch.einsum("bhid,bhjd->bhij", q, k) / math.sqrt(d)
     if mask is not None:
         scores = scores + mask
-    weights = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
-    weights = weights / weights.sum(dim=-1, keepdim=True)
-    return torch.einsum("bhij,bhjd->bhid", weights, v), weights
-    # END SOLUTION
+    weights = scores.softmax(dim=-1)
+    return weights @ v, weights
 ''',
     },
     # 03.4: a loop instead of triu
@@ -107,15 +110,35 @@ def causal_mask(T, dtype=torch.float32):
     # END SOLUTION
 ''',
     },
+    # 03.5: filled in row by row with loops over the sentences
+    "03.5": {
+        "ex03-5-answer": '''\
+def packing_mask(doc_ids, dtype=torch.float32):
+    B, T = doc_ids.shape
+    mask = torch.full((B, 1, T, T), torch.finfo(dtype).min, dtype=dtype)
+    for b in range(B):
+        ids = doc_ids[b].tolist()
+        for i in range(T):
+            for j in range(T):
+                if ids[j] != -1 and ids[i] == ids[j]:
+                    mask[b, 0, i, j] = 0.0
+    return mask
+''',
+    },
 }
 
 # Near misses: answers one small slip away from right, which the tolerance must still fail.
 NEAR_MISS = {
-    # scores divided by d instead of sqrt(d)
-    "03.1": {
-        "ex03-1-answer": '''\
-def attention_scores(q, k):
-    return q @ k.transpose(-2, -1) / q.size(-1)
+    # 03.3 fixed, but the scores divided by d instead of sqrt(d)
+    "03.3": {
+        "ex03-3-answer": '''\
+def attention(q, k, v, mask=None):
+    B, heads, T, d = k.shape
+    scores = q @ k.transpose(-2, -1) / d
+    if mask is not None:
+        scores = scores + mask
+    weights = scores.softmax(dim=-1)
+    return weights @ v, weights
 ''',
     },
 }
