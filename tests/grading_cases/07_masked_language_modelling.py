@@ -1,7 +1,9 @@
 """Grading cases for solutions/07_masked_language_modelling.ipynb: answers the grader must fail, and pass.
 
-WRONG: planted all at once, exactly these exercises must fail.
+WRONG: planted all at once, exactly these exercises must fail (07.3 is a debug exercise: its
+WRONG case is a fix that is no fix).
 ALTERNATIVE: correct answers written differently; every exercise must pass.
+NEAR_MISS: one small slip from right; each must fail.
 """
 
 WRONG = {
@@ -42,7 +44,7 @@ def mask_80_10_10(input_ids, attention_mask, special_ids, mask_token_id, vocab_s
     return masked_ids, labels
 ''',
     },
-    # 07.3: a copy of the embedding matrix, not a tie
+    # 07.3 (debug): the fix copies E into a new Parameter: still not the same tensor
     "07.3": {
         "ex07-3-answer": '''\
 class TiedMLMHead(nn.Module):
@@ -51,36 +53,35 @@ class TiedMLMHead(nn.Module):
     def __init__(self, word_embeddings, eps=1e-12):
         super().__init__()
         V, H = word_embeddings.weight.shape
-        # BEGIN SOLUTION
         self.dense = nn.Linear(H, H)
         self.layer_norm = nn.LayerNorm(H, eps=eps)
-        self.decoder = nn.Linear(H, V, bias=False)
-        self.decoder.weight = nn.Parameter(word_embeddings.weight.detach().clone())
-        self.bias = nn.Parameter(torch.zeros(V))
+        # BEGIN SOLUTION
+        self.decoder_weight = nn.Parameter(word_embeddings.weight.detach().clone())
         # END SOLUTION
+        self.bias = nn.Parameter(torch.zeros(V))                                # (V,)
 
     def forward(self, hidden):
         """hidden (B, T, H) -> logits (B, T, V)."""
-        # BEGIN SOLUTION
-        u = self.layer_norm(F.gelu(self.dense(hidden)))        # (B, T, H)
-        return self.decoder(u) + self.bias                     # (B, T, V)
-        # END SOLUTION
+        u = self.layer_norm(F.gelu(self.dense(hidden)))                         # (B, T, H)
+        return F.linear(u, self.decoder_weight, self.bias)                      # (B, T, V)
 ''',
     },
-    # 07.4: an attention mask of ones: padding looks like real tokens
+    # 07.4 (transfer): k counted over the whole sequence, [CLS] and [SEP] included
     "07.4": {
         "ex07-4-answer": '''\
-def pad_batch(sequences, pad_id):
-    """Pad lists of token ids to the longest one: input_ids and attention_mask, both (B, T_max) long."""
-    # BEGIN SOLUTION
-    longest = max(len(s) for s in sequences)
-    input_ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
-    attention_mask = torch.ones(len(sequences), longest, dtype=torch.long)
-    for row, s in enumerate(sequences):
-        input_ids[row, :len(s)] = torch.tensor(s, dtype=torch.long)
-        attention_mask[row, :len(s)] = 1
-    # END SOLUTION
-    return input_ids, attention_mask
+def choose_fixed_count(input_ids, attention_mask, special_ids, p, scores):
+    never = torch.isin(input_ids, torch.tensor(special_ids)) | (attention_mask == 0)
+    k = torch.clamp(torch.floor(p * attention_mask.sum(-1)).long(), min=1)
+    order = scores.masked_fill(never, float("inf")).argsort(dim=-1)
+    rank = order.argsort(dim=-1)
+    return (rank < k[:, None]) & ~never
+''',
+    },
+    # 07.5 (concept): tied, yet E counted as the head's own
+    "07.5": {
+        "ex07-5-answer": '''\
+def mlm_head_parameters(H, V, tied):
+    return H * H + H + 2 * H + V + V * H
 ''',
     },
 }
@@ -121,7 +122,7 @@ def mask_80_10_10(input_ids, attention_mask, special_ids, mask_token_id, vocab_s
     return masked_ids, labels
 ''',
     },
-    # 07.3: no decoder module: F.linear on the embedding matrix, nn.GELU as a module
+    # 07.3 (debug): fixed by giving the head the embedding module and reading its weight in forward
     "07.3": {
         "ex07-3-answer": '''\
 class TiedMLMHead(nn.Module):
@@ -130,33 +131,55 @@ class TiedMLMHead(nn.Module):
     def __init__(self, word_embeddings, eps=1e-12):
         super().__init__()
         V, H = word_embeddings.weight.shape
-        # BEGIN SOLUTION
-        self.word_embeddings = word_embeddings
         self.dense = nn.Linear(H, H)
-        self.act = nn.GELU()
         self.layer_norm = nn.LayerNorm(H, eps=eps)
+        self.embeddings = word_embeddings
         self.bias = nn.Parameter(torch.zeros(V))
-        # END SOLUTION
 
     def forward(self, hidden):
-        """hidden (B, T, H) -> logits (B, T, V)."""
-        # BEGIN SOLUTION
-        u = self.layer_norm(self.act(self.dense(hidden)))
-        return F.linear(u, self.word_embeddings.weight, self.bias)
-        # END SOLUTION
+        u = self.layer_norm(F.gelu(self.dense(hidden)))
+        return u @ self.embeddings.weight.T + self.bias
 ''',
     },
-    # 07.4: torch.nn.utils.rnn.pad_sequence
+    # 07.4 (transfer): a loop over the rows, Python's sorted on the scores
     "07.4": {
         "ex07-4-answer": '''\
-def pad_batch(sequences, pad_id):
-    """Pad lists of token ids to the longest one: input_ids and attention_mask, both (B, T_max) long."""
-    # BEGIN SOLUTION
-    rows = [torch.tensor(s, dtype=torch.long) for s in sequences]
-    input_ids = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad_id)
-    attention_mask = torch.nn.utils.rnn.pad_sequence([torch.ones_like(r) for r in rows], batch_first=True)
-    # END SOLUTION
-    return input_ids, attention_mask
+def choose_fixed_count(input_ids, attention_mask, special_ids, p, scores):
+    B, T = input_ids.shape
+    chosen = torch.zeros(B, T, dtype=torch.bool)
+    for row in range(B):
+        ordinary = [t for t in range(T)
+                    if attention_mask[row, t] == 1 and int(input_ids[row, t]) not in special_ids]
+        k = max(1, int(p * len(ordinary)))
+        best = sorted(ordinary, key=lambda t: float(scores[row, t]))[:k]
+        chosen[row, best] = True
+    return chosen
+''',
+    },
+    # 07.5 (concept): count by building the modules of an untied and a tied head
+    "07.5": {
+        "ex07-5-answer": '''\
+def mlm_head_parameters(H, V, tied):
+    parts = [nn.Linear(H, H), nn.LayerNorm(H)]
+    count = sum(p.numel() for part in parts for p in part.parameters()) + V
+    if not tied:
+        count += nn.Linear(H, V, bias=False).weight.numel()
+    return count
+''',
+    },
+}
+
+# Near misses: answers one small slip away from right, which the tolerance must still fail.
+NEAR_MISS = {
+    # 07.4: k rounded to the nearest integer (as Google's script does), not down as the exercise asks
+    "07.4": {
+        "ex07-4-answer": '''\
+def choose_fixed_count(input_ids, attention_mask, special_ids, p, scores):
+    never = torch.isin(input_ids, torch.tensor(special_ids)) | (attention_mask == 0)
+    k = torch.clamp(torch.round(p * (~never).sum(-1)).long(), min=1)
+    order = scores.masked_fill(never, float("inf")).argsort(dim=-1)
+    rank = order.argsort(dim=-1)
+    return (rank < k[:, None]) & ~never
 ''',
     },
 }
