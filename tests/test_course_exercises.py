@@ -195,3 +195,22 @@ def test_exercise_kinds_difficulty_and_minutes_are_checked():
     assert "'given' code but is not of kind 'debug'" in found
     nb.cells[0] = _answer_cell("x = 1", kind="concept", difficulty=1, minutes=5)
     assert nbs.lint_exercises(nb) == []
+
+
+def test_stored_feedback_is_one_block_per_check_call():
+    """Feedback printed against stale references (several lines) is rewritten as one verdict."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("check('03.9', a=1, b=2)\ncheck('03.9', c=3)")
+    cell["id"] = "ex03-9-check"
+    cell.metadata["kaibert"] = {"exercise": "03.9", "role": "check"}
+    stale = ("[03.9] a: 1\n[03.9] b: 2\ncheck: exercise 03.9 differs from the reference in 2 values:\n"
+             "check:   a: got 1, expected 0\ncheck:   b: got 2, expected 0\n[03.9] c: 3\n"
+             "check: no reference stored for exercise 03.9\n")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stale)]
+    nb.cells = [cell]
+    refs = {"03.9": ["[03.9] a: 1", "[03.9] b: 2", "[03.9] c: 3"]}
+    out = exercises.refresh_check_outputs(nb, refs).cells[0].outputs[0].text
+    assert out == ("[03.9] a: 1\n[03.9] b: 2\ncheck: exercise 03.9 matches the reference\n"
+                   "[03.9] c: 3\ncheck: exercise 03.9 matches the reference\n")

@@ -87,12 +87,19 @@ def refresh_check_outputs(nb, references: dict[str, list[str]] | None = None):
         ex = nbs.exercise_of(cell)
         for out in cell.outputs:
             if out.get("output_type") == "stream" and out.get("name") == "stdout":
-                lines = out.text.splitlines()
-                summary = [ln for ln in lines if ln.startswith(f"[{ex}] ")]
-                out.text = "".join(
-                    (feedback(ex, summary, refs) if ln.startswith(nbs.FEEDBACK_PREFIX) else ln) + "\n"
-                    for ln in lines
-                )
+                kept, since_feedback, in_feedback = [], [], False
+                for line in out.text.splitlines():
+                    if line.startswith(nbs.FEEDBACK_PREFIX):
+                        if not in_feedback:  # one block of feedback lines per check() call
+                            kept.append(feedback(ex, since_feedback, refs))
+                            since_feedback = []
+                        in_feedback = True
+                        continue
+                    in_feedback = False
+                    kept.append(line)
+                    if line.startswith(f"[{ex}] "):
+                        since_feedback.append(line)
+                out.text = "".join(line + "\n" for line in kept)
     return nb
 
 
