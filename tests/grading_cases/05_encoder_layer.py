@@ -19,21 +19,14 @@ def feed_forward_block(h, w_up, b_up, w_down, b_down):
 def swiglu_feed_forward(h, w_gate, w_up, w_down):
     return (torch.sigmoid(h @ w_gate.T) * (h @ w_up.T)) @ w_down.T
 '''},
-    # the code as given: LayerNorm statistics taken over the tokens (dim=1) instead of each token's features
+    # the code as given: the second LayerNorm on the feed-forward output, before the residual addition
     "05.4": {"ex05-4-answer": '''\
-def layer_norm(z, gamma, beta, eps=1e-12):
-    """Normalise every token vector to mean 0 and variance 1, then scale and shift."""
-    mu = z.mean(dim=1, keepdim=True)
-    var = z.var(dim=1, unbiased=False, keepdim=True)
-    return gamma * (z - mu) / torch.sqrt(var + eps) + beta
-
-
 def encoder_layer(x, layer, mask=None):
-    """BERT's post-LN encoder layer, computed with the weights of `layer`: (B, T, H) -> (B, T, H)."""
+    """BERT's post-LN encoder layer from the sublayers and LayerNorms of `layer`: (B, T, H) -> (B, T, H)."""
     a, _ = layer.attention(x, mask)  # (B, T, H)
-    n1, n2 = layer.attention_norm, layer.output_norm
-    h = layer_norm(x + a, n1.weight, n1.bias, n1.eps)  # (B, T, H)
-    return layer_norm(h + layer.feed_forward(h), n2.weight, n2.bias, n2.eps)  # (B, T, H)
+    h = layer.attention_norm(x + layer.attention_dropout(a))  # (B, T, H)
+    f = layer.feed_forward(h)  # (B, T, H)
+    return h + layer.output_dropout(layer.output_norm(f))  # (B, T, H)
 '''},
     # the output projection forgotten: three H x H projections instead of four
     "05.5": {"ex05-5-answer": '''\
@@ -63,17 +56,16 @@ def swiglu_feed_forward(h, w_gate, w_up, w_down):
     gated = F.silu(torch.einsum("bth,ih->bti", h, w_gate)) * torch.einsum("bth,ih->bti", h, w_up)
     return torch.einsum("bti,hi->bth", gated, w_down)
 '''},
-    # the fix with F.layer_norm over the last dimension
+    # LayerNorm written with F.layer_norm and the modules' own parameters, dropouts left out (eval mode)
     "05.4": {"ex05-4-answer": '''\
-def layer_norm(z, gamma, beta, eps=1e-12):
-    return F.layer_norm(z, z.shape[-1:], gamma, beta, eps)
-
-
 def encoder_layer(x, layer, mask=None):
-    a, _ = layer.attention(x, mask)
-    n1, n2 = layer.attention_norm, layer.output_norm
-    h = layer_norm(x + a, n1.weight, n1.bias, n1.eps)
-    return layer_norm(h + layer.feed_forward(h), n2.weight, n2.bias, n2.eps)
+    def norm(module, z):
+        return F.layer_norm(z, module.normalized_shape, module.weight, module.bias, module.eps)
+
+    residual = x
+    h = norm(layer.attention_norm, layer.attention(x, mask)[0] + residual)
+    residual = h
+    return norm(layer.output_norm, layer.feed_forward(h) + residual)
 '''},
     # counted head by head: h heads of size d, each with T x d x T for the scores and T x T x d for the sums
     "05.5": {"ex05-5-answer": '''\
