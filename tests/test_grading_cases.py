@@ -328,3 +328,21 @@ def test_tampering_fakes_nothing_when_it_runs(tmp_path):
 def test_generated_files_are_fresh_and_notebooks_clean():
     """What `python -m kaibert.course.exercises --check` checks in CI."""
     assert exercises.stale(ROOT) == []
+
+
+def test_every_exercise_says_its_kind_difficulty_and_minutes():
+    """Exercises that make students think: every chapter mixes kinds; the course has enough of each."""
+    kinds = {}
+    for solution in SOLUTIONS:
+        nb = nbs.read(solution)
+        mine = {}
+        for cell in nbs.answer_cells(nb):
+            meta = nbs.info(cell)
+            assert meta.get("kind") in nbs.KINDS, f"{solution.name} {cell.get('id')}: kind {meta.get('kind')!r}"
+            assert meta.get("difficulty") in (1, 2, 3), f"{solution.name} {cell.get('id')}: difficulty"
+            assert isinstance(meta.get("minutes"), int) and meta["minutes"] > 0, f"{solution.name} {cell.get('id')}"
+            mine[nbs.exercise_of(cell)] = meta["kind"]
+        assert len(set(mine.values())) >= 3, f"{solution.name}: exercises of only {set(mine.values())}"
+        kinds.update(mine)
+    counts = {k: list(kinds.values()).count(k) for k in nbs.KINDS}
+    assert len(kinds) >= 50 and counts["debug"] >= 10 and counts["transfer"] >= 10, counts
