@@ -11,6 +11,9 @@ same AdamW groups, schedule and clipping:
 - ``kaibert full``: ``sparse_prediction=False``, every position scored, as ``transformers`` does;
 - ``transformers``: ``BertForMaskedLM``.
 
+With ``--compile``, the second contestant is instead kaibert's default run through ``torch.compile``
+(what ``training.compile: true`` does), to see whether compiling pays on this machine.
+
 Steps alternate between them (in a rotating order), so a busy machine slows all alike. Prints
 tokens per second of each, kaibert's ratio to transformers, and the largest loss difference; with
 dropout off (the default) the loss curves agree to float rounding.
@@ -55,10 +58,10 @@ def vocab_folder(name: str) -> str:
     return name
 
 
-def step(model, batch, optimizer, scheduler, max_grad_norm=1.0) -> tuple[float, float]:
+def step(model, batch, optimizer, scheduler, max_grad_norm=1.0, forward=None) -> tuple[float, float]:
     """One training step: each model's own loss (kaibert's default scores only labelled positions)."""
     start = time.perf_counter()
-    loss = model(**batch).loss
+    loss = (model if forward is None else forward)(**batch).loss
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
@@ -78,6 +81,9 @@ def main() -> None:
     parser.add_argument("--attn", choices=["eager", "sdpa"], default="eager")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--compile", action="store_true",
+                        help="replace 'kaibert full' by kaibert's default run through torch.compile "
+                             "(the untimed warm-up steps pay for the compilation)")
     args = parser.parse_args()
     shape = SHAPES[args.shape]
     args.steps = args.steps or shape["steps"]
@@ -105,22 +111,25 @@ def main() -> None:
                         attention_probs_dropout_prob=args.dropout, attn_implementation=args.attn)
     ours = BertForMaskedLM(config).train()
     ours.save_pretrained(workdir / "init")
-    full = BertForMaskedLM(replace(config, sparse_prediction=False)).train()
+    # the second contestant: every position scored, or (--compile) the default through torch.compile
+    second = "kaibert compiled" if args.compile else "kaibert full"
+    full = BertForMaskedLM(config if args.compile else replace(config, sparse_prediction=False)).train()
     full.load_state_dict(ours.state_dict())
     theirs = transformers.BertForMaskedLM.from_pretrained(
         workdir / "init", attn_implementation=args.attn).train()
 
     runs = {}
-    for name, model in (("kaibert", ours), ("kaibert full", full), ("transformers", theirs)):
+    for name, model in (("kaibert", ours), (second, full), ("transformers", theirs)):
         optimizer = make_optimizer(model, learning_rate=args.lr)
         runs[name] = {"model": model, "optimizer": optimizer,
+                      "forward": torch.compile(model) if name == "kaibert compiled" else model,
                       "scheduler": make_scheduler(optimizer, "linear", args.warmup, total),
                       "losses": [], "seconds": 0.0}
     names = list(runs)
     for i, batch in enumerate(batches):
         for name in names[i % 3:] + names[:i % 3]:
             r = runs[name]
-            loss, seconds = step(r["model"], batch, r["optimizer"], r["scheduler"])
+            loss, seconds = step(r["model"], batch, r["optimizer"], r["scheduler"], forward=r["forward"])
             r["losses"].append(loss)
             if i >= args.warmup:
                 r["seconds"] += seconds
@@ -133,10 +142,10 @@ def main() -> None:
     print(f"batches: {args.batch_size} x {args.block_size} tokens, {args.steps} timed steps after "
           f"{args.warmup} untimed, torch {torch.__version__} on {torch.get_num_threads()} CPU threads, "
           f"transformers {transformers.__version__}")
-    print(f"{'':14s}{'tokens/s':>10s}{'first loss':>12s}{'last loss':>11s}")
+    print(f"{'':18s}{'tokens/s':>10s}{'first loss':>12s}{'last loss':>11s}")
     for name, r in runs.items():
-        print(f"{name:14s}{tokens / r['seconds']:10.0f}{r['losses'][0]:12.4f}{r['losses'][-1]:11.4f}")
-    for name in ("kaibert", "kaibert full"):
+        print(f"{name:18s}{tokens / r['seconds']:10.0f}{r['losses'][0]:12.4f}{r['losses'][-1]:11.4f}")
+    for name in ("kaibert", second):
         ratio = runs["transformers"]["seconds"] / runs[name]["seconds"]
         gap = max(abs(a - b) for a, b in zip(runs[name]["losses"], runs["transformers"]["losses"]))
         print(f"{name} / transformers speed: {ratio:.2f}x (above 1: kaibert is faster); largest "

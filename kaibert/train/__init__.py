@@ -11,13 +11,16 @@ Everything is importable from here: ``from kaibert.train import MaskedBatches, e
 """
 
 from kaibert.train.batches import FixedBatches, MaskedBatches, eval_batches, make_collator, special_token_ids
-from kaibert.train.command import main, newest_checkpoint, read_metrics, run, save_model_folder
+from kaibert.train.command import (main, newest_checkpoint, process_rank, read_metrics, run,
+                                   save_model_folder)
 from kaibert.train.config import (ConfigError, DataConfig, RunConfig, TrainingConfig, config_from_dict,
                                   load_config, model_config_dict, validate)
-from kaibert.train.loop import (evaluate, make_optimizer, masked_lm_counts, mlm_loss, shuffle_context,
+from kaibert.train.loop import (autocast, autocast_dtype, evaluate, make_optimizer, make_scaler,
+                                masked_lm_counts, mlm_loss, pick_device, shuffle_context,
                                 summarize_counts, train_loop, training_step, word_order_gap)
 
 __all__ = [
+    "autocast", "autocast_dtype", "make_scaler", "pick_device", "process_rank",
     "ConfigError", "DataConfig", "FixedBatches", "MLMModule", "MaskedBatches", "RunConfig",
     "TrainingConfig", "config_from_dict", "eval_batches", "evaluate", "load_config", "main",
     "make_collator", "make_optimizer", "masked_lm_counts", "mlm_loss", "model_config_dict",

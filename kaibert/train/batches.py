@@ -48,11 +48,16 @@ class MaskedBatches:
     uses a generator seeded with ``seed * 1_000_003 + s``. ``start`` may be a callable, read when
     iteration begins: Lightning passes the restored global step, so a resumed run continues with
     exactly the batch it would have seen next.
+
+    With several processes (``world_size`` > 1), ``batch_size`` is the *global* batch: every
+    process builds and masks the same global batch of step ``s`` and keeps its own share, rows
+    ``rank * batch_size / world_size`` onwards. One process or eight see the same data, step by step.
     """
 
     def __init__(self, blocks, batch_size: int, total_steps: int, vocab_size: int,
                  special_ids: dict, mlm_probability: float = 0.15, seed: int = 0,
-                 start: int | Callable[[], int] = 0, shuffle: bool = True):
+                 start: int | Callable[[], int] = 0, shuffle: bool = True,
+                 rank: int = 0, world_size: int = 1):
         if len(blocks) < batch_size:
             raise ValueError(f"{len(blocks)} blocks cannot fill one batch of {batch_size}; "
                              "use a smaller batch_size or more text")
@@ -61,6 +66,16 @@ class MaskedBatches:
         self.mlm_probability, self.seed, self.start, self.shuffle = mlm_probability, seed, start, shuffle
         self.steps_per_pass = len(blocks) // batch_size
         self._order: tuple[int, torch.Tensor] | None = None
+        self.set_share(rank, world_size)
+
+    def set_share(self, rank: int, world_size: int) -> None:
+        """Keep the rows of process ``rank`` out of ``world_size`` (Lightning calls it at the start)."""
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not one of {world_size} processes")
+        if self.batch_size % world_size:
+            raise ValueError(f"a global batch of {self.batch_size} blocks cannot be shared equally by "
+                             f"{world_size} processes; make data.batch_size a multiple of {world_size}")
+        self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
         return self.total_steps
@@ -76,12 +91,20 @@ class MaskedBatches:
             order = self._order[1]
         return order[offset * self.batch_size:(offset + 1) * self.batch_size].tolist()
 
-    def batch(self, step: int) -> dict[str, torch.Tensor]:
-        """The masked batch of one step."""
+    def global_batch(self, step: int) -> dict[str, torch.Tensor]:
+        """The masked batch of one step, all of it: (batch_size, T) tensors."""
         examples = [{"input_ids": list(self.blocks[i]["input_ids"])} for i in self._indices(step)]
         collate = make_collator(self.vocab_size, self.special_ids, self.mlm_probability,
                                 seed=self.seed * 1_000_003 + step)
         return collate(examples)
+
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        """This process's share of the masked batch of one step: (batch_size / world_size, T) tensors."""
+        batch = self.global_batch(step)
+        if self.world_size == 1:
+            return batch
+        rows = self.batch_size // self.world_size
+        return {k: v[self.rank * rows:(self.rank + 1) * rows] for k, v in batch.items()}
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         start = self.start() if callable(self.start) else self.start

@@ -30,13 +30,14 @@ import contextlib
 import json
 import logging
 import math
+import os
 import shutil
 import shlex
+import signal
 import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -146,17 +147,49 @@ def read_metrics(output_dir: str | Path):
     return pd.concat(keep, ignore_index=True).drop(columns="version")
 
 
+def process_rank() -> int:
+    """This process's global rank, from what the launcher set (torchrun, srun or Lightning); 0 alone.
+
+    Read before Lightning starts, to decide who writes the config and learns the vocabulary.
+    """
+    env = os.environ
+    if "RANK" in env:                                       # torchrun, and Lightning's own launcher
+        return int(env["RANK"])
+    if "SLURM_PROCID" in env and int(env.get("SLURM_NTASKS", "1")) > 1:  # srun
+        return int(env["SLURM_PROCID"])
+    if "LOCAL_RANK" in env:                                 # Lightning's launcher on one machine
+        return int(env.get("NODE_RANK", 0)) * int(env.get("LOCAL_WORLD_SIZE", 1)) + int(env["LOCAL_RANK"])
+    return 0
+
+
+def _wait_for(path: Path, minutes: float = 30.0) -> None:
+    """Wait until rank 0 has written ``path`` (a shared folder across machines is assumed)."""
+    deadline = time.time() + 60 * minutes
+    while not path.exists():
+        if time.time() > deadline:
+            raise RuntimeError(f"waited {minutes} minutes for {path}, which process 0 writes; is "
+                               "output_dir on a file system that all machines share?")
+        time.sleep(1.0)
+
+
+def _accelerated(t) -> bool:
+    """Whether the run will use a GPU: the accelerator asks for one, or is 'auto' and one is there."""
+    return t.accelerator in ("gpu", "cuda") or (t.accelerator == "auto" and torch.cuda.is_available())
+
+
 def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | None = None
         ) -> dict:
     """Train as the config says; return the final validation and test metrics.
 
     ``resume``: None for a fresh run, True for the newest checkpoint in ``output_dir``, or the
-    path of a ``.ckpt`` file.
+    path of a ``.ckpt`` file. With several processes (``training.devices`` x ``num_nodes``), each
+    runs this function; process 0 alone writes the config, vocabulary, model, logs and results,
+    and returns the metrics (the others return ``{}``).
     """
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
-    from pytorch_lightning.utilities.exceptions import SIGTERMException
     from pytorch_lightning.loggers import CSVLogger
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
 
     from kaibert import data as kdata
     from kaibert.train.batches import MaskedBatches, eval_batches, special_token_ids
@@ -166,6 +199,7 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
     d, t = config.data, config.training
     out = Path(config.output_dir)
     ckpt_dir, tok_dir = out / "checkpoints", out / "tokenizer"
+    writer = process_rank() == 0
     ckpt_path = None
     if resume:
         done = _finished_steps(out)
@@ -177,19 +211,30 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
         ckpt_path = newest_checkpoint(out) if resume is True else Path(resume)
         if not ckpt_path.is_file():
             raise FileNotFoundError(f"checkpoint {ckpt_path} not found")
-    elif ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
+    elif writer and ckpt_dir.is_dir() and any(ckpt_dir.glob("*.ckpt")):
         raise FileExistsError(f"{out} already holds a run; continue it with --resume, or choose "
                               "another output_dir (or delete that folder) to start afresh")
     kdata.check_dataset_name(d.dataset)
     if t.num_threads is not None:
         torch.set_num_threads(t.num_threads)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    if writer:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
     started = time.time()
-    tokenizer, blocks = kdata.prepare_data(d.dataset, tok_dir, d.vocab_size, d.block_size,
-                                           corpus_dir=d.corpus_dir, dataset_config=d.dataset_config,
-                                           vocab_from=d.tokenizer)
+    if writer and not (tok_dir / "vocab.txt").is_file():
+        # Learned (or copied) into a side folder and renamed when complete, so that processes
+        # waiting for it never read half a vocabulary.
+        partial = out / f"tokenizer.partial-{os.getpid()}"
+        tokenizer, blocks = kdata.prepare_data(d.dataset, partial, d.vocab_size, d.block_size,
+                                               corpus_dir=d.corpus_dir, dataset_config=d.dataset_config,
+                                               vocab_from=d.tokenizer)
+        partial.rename(tok_dir)
+    else:
+        if not writer:
+            _wait_for(tok_dir / "vocab.txt")
+        tokenizer, blocks = kdata.prepare_data(d.dataset, tok_dir, d.vocab_size, d.block_size,
+                                               corpus_dir=d.corpus_dir, dataset_config=d.dataset_config)
     train_blocks = blocks["train"]
     if d.max_train_blocks is not None:
         train_blocks = train_blocks.select(range(min(d.max_train_blocks, len(train_blocks))))
@@ -197,12 +242,15 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
     vocab_size = tokenizer.get_vocab_size()
     baseline_id, _ = kdata.most_frequent_token(train_blocks, ids.values())
 
+    model_config = model_config_dict(config, vocab_size)
+    if _accelerated(t) and "attn_implementation" not in config.model:
+        model_config["attn_implementation"] = "sdpa"        # PyTorch's fused attention on a GPU
     pl.seed_everything(config.seed, workers=True, verbose=False)
     module = MLMModule(
-        model_config_dict(config, vocab_size), learning_rate=t.learning_rate,
+        model_config, learning_rate=t.learning_rate,
         weight_decay=t.weight_decay, betas=list(t.adam_betas), eps=t.adam_eps,
         schedule=t.schedule, warmup_steps=t.warmup_steps, total_steps=t.max_steps,
-        baseline_token_id=baseline_id,
+        baseline_token_id=baseline_id, compile=t.compile,
     )
 
     if t.init_from is not None and ckpt_path is None:
@@ -217,18 +265,51 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
         except (ValueError, FileNotFoundError) as err:
             raise ConfigError(f"'training.init_from' = {t.init_from!r} cannot be used: {err}") from err
 
-    trainer_ref: dict[str, Any] = {}
     train_loader = MaskedBatches(train_blocks, d.batch_size, t.max_steps, vocab_size, ids,
-                                 d.mlm_probability, seed=config.seed,
-                                 start=lambda: trainer_ref["trainer"].global_step)
+                                 d.mlm_probability, seed=config.seed)
     val_loader = eval_batches(blocks["validation"], d.batch_size, vocab_size, ids,
                               d.mlm_probability, max_batches=d.val_batches)
 
+    class ShareOfTheBatch(pl.Callback):
+        """Each process takes its share of the global batch, from the step the run is at."""
+
+        def on_train_start(self, trainer, pl_module):
+            train_loader.set_share(trainer.global_rank, trainer.world_size)
+            train_loader.start = trainer.global_step
+
+    class StopOnSigterm(pl.Callback):
+        """On SIGTERM, finish the step, then stop every process after the same step.
+
+        The handler only notes the signal. After each step the processes agree (one all-reduce)
+        whether any of them got it, and all stop together; SaveOnInterrupt then saves the run.
+        (Lightning's own handler talks to the other processes from inside the signal handler,
+        which can deadlock when the signal arrives during another collective call.)
+        """
+
+        def __init__(self):
+            self.signalled = False
+
+        def on_train_start(self, trainer, pl_module):
+            signal.signal(signal.SIGTERM, self._note)      # replaces Lightning's for this fit
+
+        def _note(self, signum, frame):
+            self.signalled = True
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            stop = torch.tensor(float(self.signalled))
+            if trainer.world_size > 1:
+                stop = trainer.strategy.reduce(stop.to(pl_module.device), reduce_op="sum")
+            if stop.item() > 0:
+                # Lightning stops at the end of this step, once its logs are written, with
+                # SIGTERMException: the same on every process, since they all agreed here.
+                trainer._signal_connector.received_sigterm = True
+
     class SavePretrained(pl.Callback):
-        """Beside every Lightning checkpoint, the model in Hugging Face format."""
+        """Beside every Lightning checkpoint, the model in Hugging Face format (process 0 only)."""
 
         def on_save_checkpoint(self, trainer, pl_module, checkpoint):
-            save_model_folder(pl_module.model, tok_dir, out / "model")
+            if trainer.is_global_zero:
+                save_model_folder(pl_module.model, tok_dir, out / "model")
 
     class SaveOnInterrupt(pl.Callback):
         """A run stopped by an exception or a signal leaves ``interrupted.ckpt`` to resume from.
@@ -241,6 +322,8 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
             trainer.save_checkpoint(ckpt_dir / "interrupted.ckpt", weights_only=False)
 
     every_callbacks = [
+        ShareOfTheBatch(),
+        StopOnSigterm(),
         ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", auto_insert_metric_name=False,
                         every_n_train_steps=t.save_every_steps,
                         save_top_k=1, save_last=True),
@@ -252,15 +335,16 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
     with _quiet_lightning():
         trainer = pl.Trainer(
             max_steps=t.max_steps, max_epochs=-1,
-            max_time=None if t.max_minutes is None else {"minutes": t.max_minutes}, accelerator="auto", devices=1,
+            max_time=None if t.max_minutes is None else {"minutes": t.max_minutes},
+            accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
             precision=_precision(t.precision), gradient_clip_val=t.max_grad_norm,
             gradient_clip_algorithm="norm", val_check_interval=min(t.val_every_steps, t.max_steps),
             check_val_every_n_epoch=None, num_sanity_val_steps=0, log_every_n_steps=t.log_every_steps,
-            logger=CSVLogger(save_dir=str(out), name="logs", flush_logs_every_n_steps=t.log_every_steps), callbacks=every_callbacks + (callbacks or []),
+            logger=CSVLogger(save_dir=str(out), name="logs", flush_logs_every_n_steps=t.log_every_steps),
+            callbacks=every_callbacks + (callbacks or []),
             enable_progress_bar=t.progress_bar, enable_model_summary=t.progress_bar,
             deterministic=True,
         )
-        trainer_ref["trainer"] = trainer
         try:
             trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                         ckpt_path=str(ckpt_path) if ckpt_path else None)
@@ -269,12 +353,15 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
             # interrupted.ckpt behind. Say so instead of exiting as if the run had finished.
             name = "SIGTERM" if isinstance(stop, SIGTERMException) else "an interrupt"
             raise RunInterrupted(trainer.global_step, ckpt_dir / "interrupted.ckpt", name) from None
-    trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)
+    trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)   # all processes take part
+    if not trainer.is_global_zero:
+        return {}
     save_model_folder(module.model, tok_dir, out / "model")
 
     model = module.model.float().cpu()
     results = {
         "steps": trainer.global_step,
+        "processes": trainer.world_size,
         "seconds_this_session": round(time.time() - started, 1),
         "baseline_token": tokenizer.id_to_token(baseline_id),
         "validation": evaluate(model, val_loader, baseline_id),
@@ -313,11 +400,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"kaibert-train: {done}")
         return
     except RunInterrupted as stop:
-        parser.exit(143 if stop.signal_name == "SIGTERM" else 130,
-                    f"kaibert-train: {stop}; the run is saved in {stop.checkpoint}.\n"
-                    f"Resume it with:\n  {_resume_command(argv)}\n")
+        code = 143 if stop.signal_name == "SIGTERM" else 130
+        if process_rank() != 0:
+            parser.exit(code)
+        parser.exit(code, f"kaibert-train: {stop}; the run is saved in {stop.checkpoint}.\n"
+                          f"Resume it with:\n  {_resume_command(argv)}\n")
     except (ConfigError, CorpusError, FileExistsError, FileNotFoundError) as err:
         parser.exit(2, f"kaibert-train: error: {err}\n")
+    if not results:                                         # processes other than 0 report nothing
+        return
     v, te = results["validation"], results["test"]
     print(f"steps {results['steps']}  validation: loss {v['loss']:.4f} perplexity "
           f"{v['perplexity']:.2f} accuracy {v['accuracy']:.4f}  test: accuracy {te['accuracy']:.4f} "

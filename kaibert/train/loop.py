@@ -6,6 +6,7 @@ PyTorch Lightning, which adds what a long run needs; ``command.run`` drives that
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Callable, Iterable, Sequence
 
@@ -26,9 +27,10 @@ def make_optimizer(model: torch.nn.Module, learning_rate: float = 1e-3, weight_d
 def mlm_loss(model, batch: dict) -> torch.Tensor:
     """The MLM loss of a batch: mean cross-entropy over the masked positions.
 
-    Equal to ``model(**batch).loss``, but the vocabulary scores are computed only where a label
-    is (about 15% of the positions) instead of everywhere: with a small model, scoring every
-    position against an 8k vocabulary costs as much as the whole encoder.
+    The sparse prediction of ``BertForMaskedLM`` (``config.sparse_prediction``, on by default),
+    written out: the vocabulary scores are computed only where a label is (about 15% of the
+    positions) instead of everywhere: with a small model, scoring every position against an 8k
+    vocabulary costs as much as the whole encoder. Equal to ``model(**batch).loss``.
     """
     hidden = model.bert(batch["input_ids"], batch.get("attention_mask"),
                         batch.get("token_type_ids")).last_hidden_state  # (B, T, H)
@@ -38,16 +40,58 @@ def mlm_loss(model, batch: dict) -> torch.Tensor:
     return F.cross_entropy(logits.float(), labels[chosen])
 
 
-def training_step(model, batch: dict, optimizer, scheduler=None, max_grad_norm: float | None = 1.0
-                  ) -> float:
-    """One optimisation step: forward, backward, clip the gradient norm, step, schedule. Returns the loss."""
+def pick_device() -> torch.device:
+    """A CUDA GPU when PyTorch sees one, else the CPU (the default everywhere else)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 on GPUs that have it (A100, H100, ...), fp16 on older ones (T4, V100), None on a CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast(device: torch.device):
+    """Mixed precision on a GPU (matrix products in 16 bits, sums and the loss in 32); nothing on a CPU."""
+    dtype = autocast_dtype(device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def make_scaler(device: torch.device):
+    """A gradient scaler for fp16, whose small gradients would underflow to 0; None otherwise."""
+    if autocast_dtype(device) is torch.float16:
+        return torch.amp.GradScaler(device.type)
+    return None
+
+
+def training_step(model, batch: dict, optimizer, scheduler=None, max_grad_norm: float | None = 1.0,
+                  scaler=None) -> float:
+    """One optimisation step: forward, backward, clip the gradient norm, step, schedule. Returns the loss.
+
+    The batch goes to the model's device; on a GPU the forward runs under autocast, and with
+    fp16 the ``scaler`` (``make_scaler``) scales the loss before backward and unscales before clipping.
+    """
     model.train()
-    loss = mlm_loss(model, batch)              # mean cross-entropy over the masked tokens
+    device = next(model.parameters()).device
+    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    with autocast(device):
+        loss = mlm_loss(model, batch)          # mean cross-entropy over the masked tokens
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)             # clip the true gradient, not the scaled one
+    else:
+        loss.backward()
     if max_grad_norm is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
+    if scaler is not None:
+        scaler.step(optimizer)                 # skips the step if the gradient overflowed
+        scaler.update()
+    else:
+        optimizer.step()
     if scheduler is not None:
         scheduler.step()
     return loss.item()
@@ -137,10 +181,14 @@ def word_order_gap(model, batches: Iterable[dict], special_ids: dict, seed: int 
 def train_loop(model, batches: Iterable[dict], optimizer, scheduler=None,
                max_grad_norm: float | None = 1.0, log_every: int = 10,
                on_log: Callable[[dict], None] | None = None) -> list[dict]:
-    """The whole plain loop: one ``training_step`` per batch; returns the logged history."""
+    """The whole plain loop: one ``training_step`` per batch; returns the logged history.
+
+    Runs where the model is: move it first (``model.to(pick_device())``) to train on a GPU.
+    """
     history = []
+    scaler = make_scaler(next(model.parameters()).device)
     for step, batch in enumerate(batches, start=1):
-        loss = training_step(model, batch, optimizer, scheduler, max_grad_norm)
+        loss = training_step(model, batch, optimizer, scheduler, max_grad_norm, scaler)
         if step % log_every == 0 or step == 1:
             record = {"step": step, "loss": loss, "lr": optimizer.param_groups[0]["lr"]}
             history.append(record)

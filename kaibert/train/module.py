@@ -29,19 +29,33 @@ class MLMModule(pl.LightningModule):
     def __init__(self, model_config: dict, learning_rate: float = 1e-3, weight_decay: float = 0.01,
                  betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-6,
                  schedule: str = "linear", warmup_steps: int = 0, total_steps: int = 1000,
-                 baseline_token_id: int | None = None):
+                 baseline_token_id: int | None = None, compile: bool = False):
         super().__init__()
         self.save_hyperparameters()
         self.model = BertForMaskedLM(BertConfig.from_dict(model_config))
         self._val_counts: dict[str, float] = {}
         self._rng_before_step: tuple[int, torch.Tensor] | None = None
+        # torch.compile's wrapper is kept out of the module tree, so that checkpoints and the
+        # saved model keep their plain parameter names.
+        self.__dict__["_compiled"] = torch.compile(self.model) if compile else None
 
     def forward(self, **batch):
         return self.model(**batch)
 
     def training_step(self, batch, batch_idx):
-        loss = mlm_loss(self.model, batch)
-        self.log("train_loss", loss, prog_bar=True)
+        if self._compiled is not None:
+            loss = self._compiled(**batch).loss          # the model scores only labelled positions
+        else:
+            loss = mlm_loss(self.model, batch)           # mean over this process's labelled tokens
+        world = self.trainer.world_size
+        if world > 1:
+            # Each process holds a share of the global batch. The global loss is the sum over all
+            # its labelled tokens divided by their number; DDP averages the processes' gradients,
+            # so each process scales its own sum by world / (labelled tokens of the global batch).
+            mine = (batch["labels"] != -100).sum().float()
+            total = self.trainer.strategy.reduce(mine.clone(), reduce_op="sum")
+            loss = loss * mine * world / total
+        self.log("train_loss", loss, prog_bar=True, sync_dist=world > 1)  # mean over processes
         self.log("lr", self.optimizers().param_groups[0]["lr"], prog_bar=True)
         return loss
 
@@ -57,11 +71,13 @@ class MLMModule(pl.LightningModule):
             return
         summary = summarize_counts(self._val_counts)
         self._val_counts = {}
-        self.log("val_loss", summary["loss"], prog_bar=True)
-        self.log("val_perplexity", summary["perplexity"])
-        self.log("val_accuracy", summary["accuracy"], prog_bar=True)
+        # Every process evaluates all the validation batches: the numbers are the same on each.
+        sync = self.trainer.world_size > 1
+        self.log("val_loss", summary["loss"], prog_bar=True, sync_dist=sync)
+        self.log("val_perplexity", summary["perplexity"], sync_dist=sync)
+        self.log("val_accuracy", summary["accuracy"], prog_bar=True, sync_dist=sync)
         if "baseline_accuracy" in summary:
-            self.log("val_baseline_accuracy", summary["baseline_accuracy"])
+            self.log("val_baseline_accuracy", summary["baseline_accuracy"], sync_dist=sync)
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -72,15 +88,26 @@ class MLMModule(pl.LightningModule):
     # The random state that dropout draws from is part of a run's state: save it with every
     # checkpoint, as it was after the last completed step, so that a resumed run repeats.
     def on_train_batch_start(self, batch, batch_idx):
-        self._rng_before_step = (self.trainer.global_step, torch.get_rng_state())
+        self._rng_before_step = (self.trainer.global_step, _rng_state())
 
     def on_save_checkpoint(self, checkpoint):
         step_started = self._rng_before_step
         if step_started is not None and step_started[0] == self.trainer.global_step:
             checkpoint["torch_rng_state"] = step_started[1]   # interrupted inside a step
         else:
-            checkpoint["torch_rng_state"] = torch.get_rng_state()
+            checkpoint["torch_rng_state"] = _rng_state()
 
     def on_load_checkpoint(self, checkpoint):
-        if "torch_rng_state" in checkpoint:
-            torch.set_rng_state(checkpoint["torch_rng_state"])
+        state = checkpoint.get("torch_rng_state")
+        if isinstance(state, dict):
+            torch.set_rng_state(state["cpu"])
+            if state.get("cuda") and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda"])
+        elif state is not None:                                 # older checkpoints: the CPU state
+            torch.set_rng_state(state)
+
+
+def _rng_state() -> dict:
+    """The random state dropout draws from: the CPU generator's, and each GPU's when there are any."""
+    return {"cpu": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
