@@ -1,0 +1,88 @@
+"""What pre-training buys: fine-tune from random weights, from shakespeare-mini and from MiniLM.
+
+    python benchmarks/finetune_grid.py --out kaibert/finetune/pretraining_grid.json
+
+The genre task (comedy / history / tragedy, split by play) at several numbers of labelled training
+passages. Every start gets the same budget at a given number of labels: the same optimizer steps,
+batch size, learning rate, schedule and evaluation; only the starting weights differ.
+
+- ``random``: shakespeare-mini's shape and vocabulary, random weights (``from_scratch: true``);
+- ``shakespeare-mini``: chapter 09's model, pre-trained by MLM on the training plays only;
+- ``minilm``: all-MiniLM-L6-v2's encoder (6 layers, hidden size 384), pre-trained on far more text.
+
+Writes a JSON file with, for every run, the test accuracy, macro-F1, confusion matrix, the best
+validation accuracy, and the wall time, plus the command, the settings and the machine. Partial
+results are written after every run, so an interrupted grid keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from kaibert.finetune import engine
+
+STARTS = {
+    "random": {"init_from": "shakespeare-mini", "from_scratch": True},
+    "shakespeare-mini": {"init_from": "shakespeare-mini"},
+    "minilm": {"init_from": "minilm"},
+}
+# labelled training passages -> optimizer steps (batch 16) and the seeds run
+BUDGETS = {100: (40, [0, 1, 2]), 1000: (120, [0]), None: (240, [0])}
+SETTINGS = dict(task="genre", batch_size=16, max_length=72, learning_rate=1e-4, warmup_fraction=0.1,
+                schedule="linear", val_examples=300, test_examples=600, progress_bar=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="kaibert/finetune/pretraining_grid.json")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--starts", nargs="*", default=list(STARTS), choices=list(STARTS))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    record = {
+        "command": shlex.join(["python", "benchmarks/finetune_grid.py"] + (argv if argv is not None else sys.argv[1:])),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads,
+                    "torch": torch.__version__},
+        "settings": SETTINGS, "budgets": {str(k or "all"): {"steps": s, "seeds": seeds}
+                                          for k, (s, seeds) in BUDGETS.items()},
+        "runs": [],
+    }
+    grid_start = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        for labels, (steps, seeds) in BUDGETS.items():
+            for start in args.starts:
+                for seed in seeds:
+                    name = f"{start}-{labels or 'all'}-seed{seed}"
+                    config = engine.config_from_dict({
+                        **SETTINGS, **STARTS[start], "seed": seed, "train_examples": labels, "max_steps": steps,
+                        "val_every_steps": max(1, steps // 4), "output_dir": str(Path(tmp) / name)})
+                    began = time.time()
+                    result = engine.run(config)
+                    run = {"start": start, "labels": labels or result["train_examples"], "seed": seed,
+                           "steps": result["steps"], "seconds": round(time.time() - began, 1),
+                           "best_validation_accuracy": result["validation"]["accuracy"],
+                           "best_step": result["best_step"],
+                           "test": {k: result["test"][k] for k in ("accuracy", "macro_f1", "confusion_matrix")},
+                           "majority_baseline_test": result["majority_baseline"]["test"]}
+                    record["runs"].append(run)
+                    record["seconds_total"] = round(time.time() - grid_start, 1)
+                    out.write_text(json.dumps(record, indent=1) + "\n")
+                    print(f"{name:28s} {run['seconds']:7.1f}s  test accuracy {run['test']['accuracy']:.3f} "
+                          f"macro-F1 {run['test']['macro_f1']:.3f}", flush=True)
+    print(f"wrote {out} ({record['seconds_total']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The shipped pre-training grid (benchmarks/finetune_grid.py) is what its command produces: checked for
+consistency, budget by budget, and its scores recomputed from its confusion matrices."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kaibert.finetune import engine
+
+GRID = Path(engine.__file__).parent / "pretraining_grid.json"
+
+
+@pytest.fixture(scope="module")
+def grid():
+    if not GRID.is_file():
+        pytest.skip("no shipped grid results")
+    return json.loads(GRID.read_text())
+
+
+def test_every_start_gets_the_same_budget(grid):
+    assert grid["command"].startswith("python benchmarks/finetune_grid.py")
+    assert grid["seconds_total"] >= sum(r["seconds"] for r in grid["runs"]) * 0.99
+    budgets = {key: value["steps"] for key, value in grid["budgets"].items()}
+    train_size = max(r["labels"] for r in grid["runs"])
+    for run in grid["runs"]:
+        key = "all" if run["labels"] == train_size and str(run["labels"]) not in budgets else str(run["labels"])
+        assert run["steps"] == budgets[key], run
+        assert run["start"] in ("random", "shakespeare-mini", "minilm")
+        assert run["seed"] in grid["budgets"][key]["seeds"]
+
+
+def test_scores_follow_from_the_confusion_matrices(grid):
+    import torch
+
+    for run in grid["runs"]:
+        matrix = torch.tensor(run["test"]["confusion_matrix"])
+        assert matrix.sum() == grid["settings"]["test_examples"]
+        scores = engine.metrics_from_confusion(matrix)
+        assert abs(scores["accuracy"] - run["test"]["accuracy"]) < 1e-9
+        assert abs(scores["macro_f1"] - run["test"]["macro_f1"]) < 1e-9
+        comedy = matrix[0].sum().item() / matrix.sum().item()
+        assert abs(comedy - run["majority_baseline_test"]) < 1e-3
