@@ -84,6 +84,23 @@ def mlm_head_parameters(H, V, tied):
     return H * H + H + 2 * H + V + V * H
 ''',
     },
+    # 07.6 (debug): padding fixed, but the labels rebuilt from the input ids: every real token a target
+    "07.6": {
+        "ex07-6-answer": '''\
+def collate(examples, pad_id):
+    longest = max(len(e["input_ids"]) for e in examples)
+    B = len(examples)
+    input_ids = torch.full((B, longest), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros(B, longest, dtype=torch.long)
+    labels = torch.full((B, longest), -100, dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e["input_ids"])
+        input_ids[row, :n] = torch.tensor(e["input_ids"], dtype=torch.long)
+        attention_mask[row, :n] = 1
+        labels[row, :n] = torch.tensor(e["input_ids"], dtype=torch.long)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+''',
+    },
 }
 
 ALTERNATIVE = {
@@ -165,6 +182,20 @@ def mlm_head_parameters(H, V, tied):
     if not tied:
         count += nn.Linear(H, V, bias=False).weight.numel()
     return count
+''',
+    },
+    # 07.6 (debug): rewritten with pad_sequence, labels padded with -100
+    "07.6": {
+        "ex07-6-answer": '''\
+from torch.nn.utils.rnn import pad_sequence
+
+
+def collate(examples, pad_id):
+    ids = [torch.tensor(e["input_ids"], dtype=torch.long) for e in examples]
+    labels = [torch.tensor(e["labels"], dtype=torch.long) for e in examples]
+    return {"input_ids": pad_sequence(ids, batch_first=True, padding_value=pad_id),
+            "attention_mask": pad_sequence([torch.ones_like(i) for i in ids], batch_first=True),
+            "labels": pad_sequence(labels, batch_first=True, padding_value=-100)}
 ''',
     },
 }
