@@ -500,3 +500,15 @@ def test_a_global_batch_is_shared_by_processes_row_by_row():
     config = ktrain.config_from_dict(config_values(**{"training.devices": 2, "training.strategy": "ddp",
                                                       "training.num_nodes": 2}))
     assert (config.training.devices, config.training.num_nodes, config.training.strategy) == (2, 2, "ddp")
+
+
+def test_compile_keeps_the_parameter_names_of_checkpoints():
+    """training.compile wraps the model for the step only: checkpoints and model/ keep plain names."""
+    from kaibert.train.module import MLMModule
+
+    config = {"vocab_size": VOCAB, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "intermediate_size": 32, "max_position_embeddings": 16}
+    plain, compiled = MLMModule(config), MLMModule(config, compile=True)
+    assert compiled._compiled is not None and plain._compiled is None
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    assert not any("_orig_mod" in name for name in compiled.state_dict())
