@@ -1,0 +1,39 @@
+"""kaibert.minilm_head: a head trained on the frozen MiniLM encoder saves, loads and fills in blanks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+
+def test_train_save_load_and_fill_in(tmp_path, minilm_path, monkeypatch):
+    from kaibert.fill_mask import fill_mask
+    from kaibert.minilm_head import HEAD_FILE, HEAD_NAMES, load_minilm_mlm, train
+
+    monkeypatch.delenv("KAIBERT_MODEL", raising=False)
+    out = train(tmp_path / "head", n_blocks=4, epochs=1, log=None)  # a few blocks: the plumbing, not the quality
+    from safetensors.torch import load_file
+
+    saved = load_file(out / HEAD_FILE)
+    assert set(saved) == set(HEAD_NAMES)  # the head's own weights only: the decoder is tied
+    assert sum(t.numel() for t in saved.values()) == 384 * 384 + 384 + 2 * 384 + 30522
+    config = json.loads((out / "head_config.json").read_text())
+    assert config["training"]["blocks"] == 4 and len(config["most_frequent_tokens"]) == 5
+
+    model, tokenizer = load_minilm_mlm(out, minilm_path)
+    assert model.mlm_head.decoder.weight is model.bert.embeddings.word_embeddings.weight
+    torch.testing.assert_close(model.mlm_head.bias.detach(), saved["bias"])
+    guesses = fill_mask(model, "to be or not to [MASK].", top_k=5, tokenizer=tokenizer)
+    assert len(guesses) == 5 and all(g["token"] in tokenizer.vocab for g in guesses)
+
+
+def test_a_head_that_does_not_fit_is_refused(tmp_path, minilm_path):
+    from safetensors.torch import save_file
+
+    from kaibert.minilm_head import HEAD_FILE, load_minilm_mlm
+
+    save_file({"dense.weight": torch.zeros(2, 2)}, tmp_path / HEAD_FILE)
+    with pytest.raises(ValueError, match="expected"):
+        load_minilm_mlm(tmp_path, minilm_path)
