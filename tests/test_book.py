@@ -31,6 +31,7 @@ TOPICS = [
     "07_masked_language_modelling",
     "08_optimisation",
     "09_training",
+    "10_fine_tuning",
 ]
 
 
