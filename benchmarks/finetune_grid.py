@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="kaibert/finetune/pretraining_grid.json")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--starts", nargs="*", default=list(STARTS), choices=list(STARTS))
+    parser.add_argument("--labels", nargs="*", default=["100", "1000", "all"], choices=["100", "1000", "all"],
+                        help="which numbers of labelled passages to run")
+    parser.add_argument("--add", action="store_true",
+                        help="add these runs to the results already in --out (a grid finished in parts)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -59,9 +63,15 @@ def main(argv: list[str] | None = None) -> None:
                                           for k, (s, seeds) in BUDGETS.items()},
         "runs": [],
     }
-    grid_start = time.time()
+    command = record["command"]
+    if args.add and out.is_file():  # keep the earlier runs, their command and their time
+        record = json.loads(out.read_text())
+        record.setdefault("continued_by", []).append(command)
+    grid_start = time.time() - record.get("seconds_total", 0)
     with tempfile.TemporaryDirectory() as tmp:
         for labels, (steps, seeds) in BUDGETS.items():
+            if str(labels or "all") not in args.labels:
+                continue
             for start in args.starts:
                 for seed in seeds:
                     name = f"{start}-{labels or 'all'}-seed{seed}"
