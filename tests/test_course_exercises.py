@@ -214,3 +214,16 @@ def test_stored_feedback_is_one_block_per_check_call():
     out = exercises.refresh_check_outputs(nb, refs).cells[0].outputs[0].text
     assert out == ("[03.9] a: 1\n[03.9] b: 2\ncheck: exercise 03.9 matches the reference\n"
                    "[03.9] c: 3\ncheck: exercise 03.9 matches the reference\n")
+
+
+def test_no_cell_prints_the_generator_that_manual_seed_returns():
+    """A cell that ends in torch.manual_seed(0) shows '<torch._C.Generator at 0x...>' to students."""
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for folder in ("chapters", "solutions", "exercises"):
+        for path in nbs.iter_notebooks(root / folder):
+            for cell in nbs.read(path).cells:
+                lines = cell.source.rstrip().splitlines() if cell.cell_type == "code" else []
+                if lines and lines[-1].startswith("torch.manual_seed("):
+                    found.append(f"{folder}/{path.name}: cell {cell.get('id')}")
+    assert found == []
