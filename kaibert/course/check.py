@@ -25,7 +25,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from kaibert.course.compare import differences
+from kaibert.course.compare import differences, split_line
 
 DECIMALS = 4
 MAX_ELEMENTS = 64  # a summary is a few numbers, not a whole tensor
@@ -112,8 +112,10 @@ def feedback(exercise: str, lines: list[str], references: dict[str, list[str]] |
     expected = refs.get(exercise)
     if expected is None:
         return f"check: no reference stored for exercise {exercise}"
-    want = [line for line in expected if any(line.startswith(got.split(":", 1)[0] + ":") for got in lines)]
-    found = differences(lines, want if want else expected)
+    # Only the names this call printed: a check cell may call check() once per group of values.
+    printed = {parts[:2] for parts in map(split_line, lines) if parts}
+    want = [line for line in expected if (split_line(line) or ())[:2] in printed]
+    found = differences(lines, want or expected)
     if not found:
         return f"check: exercise {exercise} matches the reference"
     head = f"check: exercise {exercise} differs from the reference in {len(found)} value{'s' if len(found) > 1 else ''}:"

@@ -239,7 +239,8 @@ def grade_class(folder: Path, chapters: list[str] | None = None, solutions_dir: 
 
 
 def _is_exercise(name: str) -> bool:
-    return re.match(r"^\d{2}\.\d+$", name) is not None
+    """An exercise row (``03.2``), not a notebook-level one (``03 notebook``)."""
+    return nbs.EXERCISE_ID.match(name) is not None
 
 
 def write_csv(rows: list[Row], path: Path) -> None:
