@@ -26,7 +26,6 @@ each checkpoint, so ``--resume`` ends exactly where an uninterrupted run would h
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import math
@@ -44,6 +43,7 @@ from kaibert.finetune import tasks
 from kaibert.finetune.heads import BertForSequenceClassification
 from kaibert.schedules import SCHEDULES, make_scheduler
 from kaibert.train import ConfigError, FixedBatches, make_optimizer, newest_checkpoint, read_metrics
+from kaibert.train.command import run_parser
 
 __all__ = ["FinetuneConfig", "ConfigError", "load_config", "config_from_dict", "run", "main",
            "resolve_model", "metrics_from_confusion", "read_metrics", "StepBatches", "freeze"]
@@ -470,12 +470,8 @@ def run(c: FinetuneConfig, resume: str | bool | None = None, callbacks: list | N
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="kaibert-finetune",
-                                     description="Fine-tune BERT on a classification task from a YAML config.")
-    parser.add_argument("--config", required=True, help="YAML config, e.g. configs/finetune-genre.yaml")
-    parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CKPT",
-                        help="continue from the newest checkpoint of output_dir, or from CKPT")
-    parser.add_argument("--output-dir", default=None, help="override the config's output_dir")
+    parser = run_parser("kaibert-finetune", "Fine-tune BERT on a classification task from a YAML config.",
+                        "configs/finetune-genre.yaml")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         config = load_config(args.config)

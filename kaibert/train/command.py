@@ -380,13 +380,19 @@ def _resume_command(argv: list[str]) -> str:
     return shlex.join(start + args + ["--resume"])
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="kaibert-train",
-                                     description="Train a BERT masked language model from a YAML config.")
-    parser.add_argument("--config", required=True, help="YAML config, e.g. configs/shakespeare-mini.yaml")
+def run_parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
+    """The arguments every config-driven run takes (training here, fine-tuning in kaibert.finetune)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", required=True, help=f"YAML config, e.g. {example}")
     parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CKPT",
                         help="continue from the newest checkpoint of output_dir, or from CKPT")
     parser.add_argument("--output-dir", default=None, help="override the config's output_dir")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = run_parser("kaibert-train", "Train a BERT masked language model from a YAML config.",
+                        "configs/shakespeare-mini.yaml")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     from kaibert.data import CorpusError
