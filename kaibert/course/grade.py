@@ -446,15 +446,12 @@ def verdicts(graded, origin: dict[str, str], records: list[dict], stopped: str,
         results.append(ExerciseResult(ex, points.get(ex, 1), not message, message, flag, flag_message))
     errors = []
     code_cells = [c for c in graded.cells if c.cell_type == "code"]
-    for i, cell in enumerate(code_cells):
+    for cell in code_cells:
         if nbs.role(cell) or cell.get("id") == GRADER_CELL_ID:
             continue
         rec = by_id.get(cell.get("id"))
         if rec is not None and not rec["passed"]:
             errors.append(f"plain cell {cell.get('id')} failed: {rec.get('message', '')}")
-    setup_failures = [r for r in records if "cell" in r and not r["passed"] and "did not start" in r.get("message", "")]
-    if setup_failures and setup_failures[0]["message"] not in errors:
-        errors.insert(0, setup_failures[0]["message"])
     if stopped and stopped not in " ".join(errors):
         errors.append(stopped)
     return results, errors
