@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--labels", nargs="*", default=["100", "1000", "all"], choices=["100", "1000", "all"],
                         help="which numbers of labelled passages to run")
     parser.add_argument("--add", action="store_true",
-                        help="add these runs to the results already in --out (a grid finished in parts)")
+                        help="add these runs to the results already in --out (a grid finished in parts); "
+                             "a run done again (same start, labels and seed) replaces the earlier one")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
                            "best_step": result["best_step"],
                            "test": {k: result["test"][k] for k in ("accuracy", "macro_f1", "confusion_matrix")},
                            "majority_baseline_test": result["majority_baseline"]["test"]}
+                    same = (run["start"], run["labels"], run["seed"])
+                    record["runs"] = [r for r in record["runs"] if (r["start"], r["labels"], r["seed"]) != same]
                     record["runs"].append(run)
                     record["seconds_total"] = round(time.time() - grid_start, 1)
                     out.write_text(json.dumps(record, indent=1) + "\n")
