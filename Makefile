@@ -20,7 +20,7 @@ book: setup
 	$(PY) -m kaibert.course.book build
 
 test: setup
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --durations=15
 
 test-fast: setup
 	$(PY) -m pytest -n 2 -m "not slow and not browser"
