@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import random
 from collections import Counter
-from pathlib import Path
 
 import torch
 
 from kaibert import BertForMaskedLM, BertTokenizer, data
-from kaibert.fill_mask import SHAKESPEARE_MINI, fill_in_common_words, fill_mask
+from kaibert.fill_mask import SHAKESPEARE_MINI, fill_in_common_words, fill_mask, held_out_lines
 from kaibert.train import eval_batches, special_token_ids
 
 EXAMPLES = ["to be, or not to [MASK]: that is the question",
@@ -73,9 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     print("  most frequent first guesses:",
           ", ".join(f"{token!r} {share:.1%}" for token, share in tokens["first_guesses"]))
 
-    lines = [line for path in data.split_files("test") for line in Path(path).read_text().splitlines()
-             if len(line.split()) >= 6]
-    report = fill_in_common_words(model, tokenizer, random.Random(0).sample(lines, args.lines))
+    report = fill_in_common_words(model, tokenizer, random.Random(0).sample(held_out_lines(), args.lines))
     print(f"common words in {report['lines']} test lines: first guess {report['top1']:.1%}, "
           f"among the five best {report['top5']:.1%}; always {report['baseline_word']!r} {report['baseline']:.1%}")
 

@@ -113,6 +113,15 @@ def fill_mask(model_or_path, text: str, top_k: int = 5, tokenizer=None):
     return answers[0] if len(answers) == 1 else answers
 
 
+def held_out_lines(min_words: int = 6) -> list[str]:
+    """The lines of the test plays with at least ``min_words`` words: the held-out lines that the
+    fill-in measurements (here, ``benchmarks/fill_in_report.py``, ``kaibert.minilm_head``) sample from."""
+    from kaibert import data
+
+    return [line for path in data.split_files("test") for line in Path(path).read_text().splitlines()
+            if len(line.split()) >= min_words]
+
+
 def fill_in_common_words(model, tokenizer, lines, top_k: int = 5, words=COMMON_WORDS) -> dict:
     """Mask the first common word of each line and count how often the model puts it back.
 

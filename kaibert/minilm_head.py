@@ -161,8 +161,7 @@ def evaluate(folder: str | Path, n_lines: int = 200, test_blocks: int = 200, log
     """Held-out measurements: masked tokens of the test plays (against always guessing the most
     frequent tokens), and fill-ins on ``n_lines`` lines of the test plays (against shakespeare-mini;
     0 skips them). ``results.json`` is rewritten after each part."""
-    from kaibert.data import split_files
-    from kaibert.fill_mask import SHAKESPEARE_MINI, fill_in_common_words, load_mlm
+    from kaibert.fill_mask import SHAKESPEARE_MINI, fill_in_common_words, load_mlm, held_out_lines
 
     folder = Path(folder)
     model, tok = load_minilm_mlm(folder)
@@ -183,9 +182,7 @@ def evaluate(folder: str | Path, n_lines: int = 200, test_blocks: int = 200, log
     (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")  # kept if the rest is cut short
     if n_lines == 0:
         return results
-    lines = [line for path in split_files("test") for line in Path(path).read_text().splitlines()
-             if len(line.split()) >= 6]
-    sample = random.Random(0).sample(lines, n_lines)
+    sample = random.Random(0).sample(held_out_lines(), n_lines)
     models = {"minilm+head": (model, tok), "shakespeare-mini": load_mlm(SHAKESPEARE_MINI)}
     results["common_words"] = {}
     for name, (m, t) in models.items():

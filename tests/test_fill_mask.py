@@ -128,13 +128,10 @@ def test_shipped_folder_is_complete():
 def test_shipped_model_puts_common_words_back_in_lines_it_never_saw(shipped):
     import random
 
-    from kaibert import data
-    from kaibert.fill_mask import fill_in_common_words
+    from kaibert.fill_mask import fill_in_common_words, held_out_lines
 
     model, tokenizer = shipped
-    lines = [line for path in data.split_files("test") for line in Path(path).read_text().splitlines()
-             if len(line.split()) >= 6]
-    report = fill_in_common_words(model, tokenizer, random.Random(0).sample(lines, 300))
+    report = fill_in_common_words(model, tokenizer, random.Random(0).sample(held_out_lines(), 300))
     assert report["top1"] > 1.5 * report["baseline"], report
 
 
