@@ -6,6 +6,7 @@ These checks read files only (fast); the floor run itself is `make test-oldest`
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -99,3 +100,40 @@ def test_make_test_oldest_runs_the_floor_script():
     make = subprocess.run(["make", "-n", "test-oldest"], cwd=ROOT, capture_output=True, text=True)
     assert make.returncode == 0, make.stderr
     assert "tools/test_oldest.py" in make.stdout
+
+
+@pytest.mark.slow
+def test_the_colab_cell_refuses_a_torch_older_than_the_floor_and_names_the_range(tmp_path):
+    """An environment older than a floor stops at pip with the range, not mid-chapter.
+
+    A fresh venv plays a Colab with torch 2.2.2 (its metadata only: nothing here imports torch).
+    The setup cell, as `make stamp` writes it (with this checkout for GitHub), pins that torch and
+    asks for the course: pip must refuse, and the error the student sees must name kaibert's range.
+    """
+    from kaibert.course import stamp
+
+    venv = tmp_path / "colab"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    info = Path(site) / "torch-2.2.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 2.2.2\n")
+    (info / "INSTALLER").write_text("pip\n")
+    (info / "RECORD").write_text("")
+
+    location = stamp.github_location(ROOT)
+    cell = stamp.setup_cell(*location).source
+    github = stamp.git_source(*location)
+    assert github in cell
+    cell = cell.replace(f"kaibert[{stamp.EXTRAS}] @ {github}", f"kaibert[{stamp.EXTRAS}] @ file://{ROOT}")
+    script = "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n" + cell
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    done = subprocess.run([str(python), "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=600)
+    assert done.returncode != 0, done.stdout
+    assert "RuntimeError: pip install kaibert" in done.stderr
+    assert "kaibert[course,train] 0.1.0 depends on torch>=2.3" in done.stderr, done.stderr[-3000:]
+    assert re.search(r"\(constraint\) torch\S*==2\.2\.2", done.stderr)  # the cell pinned Colab's torch
