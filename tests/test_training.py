@@ -215,7 +215,7 @@ def test_cli_reports_a_bad_config_without_a_traceback(tmp_path, capsys):
 
 def test_yaml_exponents_are_accepted_for_every_float_key(tmp_path):
     """PyYAML (YAML 1.1) reads `1e-3` as the string '1e-3'; every float key takes it as a number."""
-    from kaibert.train.config import _float_keys
+    from kaibert.run.config import float_keys as _float_keys
 
     values = config_values()
     for section, cls in (("data", ktrain.DataConfig), ("training", ktrain.TrainingConfig)):
@@ -240,21 +240,45 @@ def test_yaml_exponents_are_accepted_for_every_float_key(tmp_path):
 
 
 def test_the_readme_reference_of_config_keys_is_current():
+    import dataclasses
     from pathlib import Path
 
-    from kaibert.train import reference
+    from kaibert.finetune.config import FinetuneConfig
+    from kaibert.run import reference
+    from kaibert.train.architectures import ARCHITECTURES
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert reference.readme_block(readme) == reference.render_block(), (
-        "README.md's training-config reference is stale: run `python -m kaibert.train.reference README.md`")
+        "README.md's config reference is stale: run `python -m kaibert.run.reference README.md`")
     rendered = reference.reference_markdown()
     for section, cls in (("data", ktrain.DataConfig), ("training", ktrain.TrainingConfig)):
-        for f in __import__("dataclasses").fields(cls):
+        for f in dataclasses.fields(cls):
             assert f"`{section}.{f.name}`" in rendered and f.metadata.get("help"), f.name
-    for f in __import__("dataclasses").fields(BertConfig):
-        if f.name != "vocab_size":
-            assert f"`model.{f.name}`" in rendered, f.name
-            assert f.name in ktrain.config.MODEL_KEYS, f"say what model.{f.name} means in MODEL_KEYS"
+    for f in dataclasses.fields(FinetuneConfig):
+        assert f"| `{f.name}` |" in rendered and f.metadata.get("help"), f.name
+    assert "`model.architecture`" in rendered and "bert" in ARCHITECTURES
+    for name, arch in ARCHITECTURES.items():          # every architecture says what its keys mean
+        assert f"`architecture: {name}`" in rendered
+        for f in dataclasses.fields(arch.config_class):
+            if f.name != "vocab_size":
+                assert f"`model.{f.name}`" in rendered, f.name
+                assert f.name in arch.key_help, f"say what model.{f.name} means in {name}'s key_help"
+
+
+def test_the_reference_command_rewrites_a_stale_readme_and_check_fails_on_it(tmp_path, capsys):
+    from kaibert.run import reference
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{reference.BEGIN}\nold table\n{reference.END}\n\nafter\n")
+    with pytest.raises(SystemExit) as stale:
+        reference.main([str(readme), "--check"])
+    assert stale.value.code == 1
+    reference.main([str(readme)])
+    text = readme.read_text()
+    assert "old table" not in text and text.endswith("after\n") and reference.render_block() in text
+    with pytest.raises(SystemExit) as fresh:
+        reference.main([str(readme), "--check"])
+    assert fresh.value.code == 0
 
 
 def test_cli_a_misspelt_data_set_offline_fails_at_once(tmp_path, capsys, monkeypatch):
