@@ -549,10 +549,6 @@ def test_a_new_architecture_needs_only_a_registration(monkeypatch):
         hidden_size: int = 8
         max_position_embeddings: int = 16
 
-        @classmethod
-        def from_dict(cls, values):
-            return cls(**values)
-
     class TinyMaskedLM(torch.nn.Module):
         """Bag of embeddings: the same forward(input_ids, attention_mask, labels) contract."""
 

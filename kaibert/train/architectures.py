@@ -1,9 +1,12 @@
 """The models ``kaibert-train`` can pre-train, by the name a config gives in ``model.architecture``.
 
-An architecture is a config class (a dataclass with ``from_dict``, like ``BertConfig``) and its
+An architecture is a config class (a dataclass whose fields are the model's settings, like
+``BertConfig``) and its
 masked language model, whose ``forward(input_ids, attention_mask=None, labels=None)`` returns an
 output with ``.loss`` and ``.logits``, and which has ``save_pretrained`` and ``from_pretrained``.
-The rest of a config's ``model:`` section are that config class's fields.
+The rest of a config's ``model:`` section are that config class's fields. Two more things the
+run must know: which config fields hold special token ids (set from the run's vocabulary), and
+which batch tensors ``forward`` takes.
 
 Adding one is a module and one ``register`` call (see ``register``'s docstring).
 """
@@ -21,9 +24,13 @@ class Architecture:
     """A model family that ``kaibert-train`` builds from the ``model:`` section of a config."""
 
     name: str
-    config_class: type          # a dataclass with from_dict(dict); its fields are the model keys
+    config_class: type          # a dataclass; its fields are the model keys
     masked_lm: type             # masked_lm(config_class(...)): forward(...) -> .loss, .logits
     key_help: dict[str, str] = field(default_factory=dict)  # one line per field, for the README
+    # config field -> special token ("pad", "unk", "cls", "sep", "mask") whose id it holds
+    token_ids: dict[str, str] = field(default_factory=lambda: {"pad_token_id": "pad"})
+    # the batch tensors forward takes (masked batches also have token_type_ids)
+    inputs: tuple[str, ...] = ("input_ids", "token_type_ids", "attention_mask", "labels")
 
     def model_keys(self) -> list[str]:
         """The keys a config's ``model:`` section may hold (``vocab_size`` comes from the data)."""
@@ -32,9 +39,17 @@ class Architecture:
     def has_key(self, name: str) -> bool:
         return name in {f.name for f in fields(self.config_class)}
 
+    def special_token_fields(self, special_ids: dict) -> dict:
+        """The config fields that hold special token ids, filled from a vocabulary's ids."""
+        return {name: special_ids[token] for name, token in self.token_ids.items() if self.has_key(name)}
+
     def build(self, values: dict):
         """A masked LM with fresh weights from a dict of config fields."""
-        return self.masked_lm(self.config_class.from_dict(values))
+        return self.masked_lm(self.make_config(values))
+
+    def make_config(self, values: dict):
+        """The config from its fields (checked by the config class itself)."""
+        return self.config_class(**values)
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
@@ -48,7 +63,9 @@ def register(architecture: Architecture) -> Architecture:
         from kaibert.train.architectures import Architecture, register
 
         register(Architecture("modernbert", ModernBertConfig, ModernBertForMaskedLM,
-                              key_help={"hidden_size": "width H of every token vector", ...}))
+                              key_help={"hidden_size": "width H of every token vector", ...},
+                              token_ids={"pad_token_id": "pad", "cls_token_id": "cls", ...},
+                              inputs=("input_ids", "attention_mask", "labels")))
 
     and one import of that module at the end of this one, so the name is known wherever
     configs are read. ``key_help`` says what each config field means; the README's reference

@@ -49,31 +49,34 @@ class MaskedBatches(StepBatches):
     batch is ``StepBatches``'s seeded order (a permutation per pass, seeded with ``seed + p``);
     the masking of step ``s`` uses a generator seeded with ``seed * 1_000_003 + s``. With several
     processes, ``batch_size`` is the global batch and each process keeps its share of it.
+    ``keys``: the tensors to keep (the ones the model's forward takes); None keeps all.
     """
 
     def __init__(self, blocks, batch_size: int, total_steps: int, vocab_size: int,
                  special_ids: dict, mlm_probability: float = 0.15, seed: int = 0,
                  start: int | Callable[[], int] = 0, shuffle: bool = True,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, keys: tuple[str, ...] | None = None):
         super().__init__(blocks, batch_size, total_steps, seed=seed, start=start, shuffle=shuffle,
                          rank=rank, world_size=world_size)
         self.vocab_size, self.special_ids, self.mlm_probability = vocab_size, special_ids, mlm_probability
+        self.keys = keys
 
     def collate(self, rows: list, step: int) -> dict[str, torch.Tensor]:
         """Mask the blocks of one step: (batch_size, T) input_ids, attention_mask and labels."""
         examples = [{"input_ids": list(row["input_ids"])} for row in rows]
         masking = make_collator(self.vocab_size, self.special_ids, self.mlm_probability,
                                 seed=self.seed * 1_000_003 + step)
-        return masking(examples)
+        batch = masking(examples)
+        return batch if self.keys is None else {k: v for k, v in batch.items() if k in self.keys}
 
 
 def eval_batches(blocks, batch_size: int, vocab_size: int, special_ids: dict,
                  mlm_probability: float = 0.15, seed: int = 1234,
-                 max_batches: int | None = None) -> FixedBatches:
+                 max_batches: int | None = None, keys: tuple[str, ...] | None = None) -> FixedBatches:
     """Fixed masked batches over held-out blocks, in order: the same tokens masked at every evaluation."""
     steps = len(blocks) // batch_size
     if max_batches is not None:
         steps = min(steps, max_batches)
     loader = MaskedBatches(blocks, batch_size, steps, vocab_size, special_ids, mlm_probability,
-                           seed=seed, shuffle=False)
+                           seed=seed, shuffle=False, keys=keys)
     return FixedBatches(list(loader))

@@ -113,7 +113,7 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
     baseline_id, _ = kdata.most_frequent_token(train_blocks, ids.values())
 
     architecture = config.architecture()
-    model_config = model_config_dict(config, vocab_size)
+    model_config = model_config_dict(config, vocab_size, ids)
     if uses_gpu(t.accelerator) and architecture.has_key("attn_implementation") \
             and "attn_implementation" not in config.model:
         model_config["attn_implementation"] = "sdpa"        # PyTorch's fused attention on a GPU
@@ -128,9 +128,9 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
         init_weights(module.model, t.init_from)
 
     train_loader = MaskedBatches(train_blocks, d.batch_size, t.max_steps, vocab_size, ids,
-                                 d.mlm_probability, seed=config.seed)
+                                 d.mlm_probability, seed=config.seed, keys=architecture.inputs)
     val_loader = eval_batches(blocks["validation"], d.batch_size, vocab_size, ids,
-                              d.mlm_probability, max_batches=d.val_batches)
+                              d.mlm_probability, max_batches=d.val_batches, keys=architecture.inputs)
     every_n_steps = ModelCheckpoint(dirpath=out / "checkpoints", filename="step-{step}",
                                     auto_insert_metric_name=False, save_top_k=1, save_last=True,
                                     every_n_train_steps=t.save_every_steps)
@@ -156,7 +156,7 @@ def run(config: RunConfig, resume: str | bool | None = None, callbacks: list | N
         "baseline_token": tokenizer.id_to_token(baseline_id),
         "validation": evaluate(model, val_loader, baseline_id),
         "test": evaluate(model, eval_batches(blocks["test"], d.batch_size, vocab_size, ids,
-                                             d.mlm_probability), baseline_id),
+                                             d.mlm_probability, keys=architecture.inputs), baseline_id),
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results

@@ -176,7 +176,7 @@ class RunConfig(Section):
                               "instead")
         try:
             values = model_config_dict(self, vocab_size=self.data.vocab_size)
-            arch.config_class.from_dict(values)
+            arch.make_config(values)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"'model' does not make a valid {config_name}: {err}") from err
         if "max_position_embeddings" in values:
@@ -185,13 +185,20 @@ class RunConfig(Section):
                     f"it must be at least data.block_size ({self.data.block_size})")
 
 
-def model_config_dict(config: RunConfig, vocab_size: int) -> dict:
+# The ids kaibert.data gives the special tokens of every vocabulary it learns (kaibert.data.SPECIAL_TOKENS):
+# what a config is checked against before the vocabulary exists.
+STANDARD_IDS = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
+
+
+def model_config_dict(config: RunConfig, vocab_size: int, special_ids: dict | None = None) -> dict:
     """The model's config fields for a run: the ``model`` section (without ``architecture``), the
-    vocabulary size, and by default as many positions as a block has."""
+    vocabulary's size and special token ids, and by default as many positions as a block has."""
     arch = config.architecture()
     values = {k: v for k, v in config.model.items() if k != "architecture"}
     if arch.has_key("max_position_embeddings"):
         values.setdefault("max_position_embeddings", config.data.block_size)
+    for name, value in arch.special_token_fields(special_ids or STANDARD_IDS).items():
+        values.setdefault(name, value)
     return {**values, "vocab_size": vocab_size}
 
 
