@@ -1,8 +1,10 @@
-"""Where the course finds its pretrained BERT, online or offline."""
+"""Where things are: the pretrained BERT (online or offline), the course repository, and the
+GitHub location its ``_config.yml`` names. Every command finds them here, by one rule each."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 HUB_DEFAULT = "bert-base-uncased"
@@ -51,8 +53,15 @@ def _minilm_folder() -> Path | None:
 PACKAGE_REPO = Path(__file__).resolve().parents[2]
 
 
-class CourseRootError(SystemExit):
-    """No course repository where one was looked for; the message says how to name one."""
+class CourseRootError(FileNotFoundError):
+    """No course repository where one was looked for; the message says how to name one.
+
+    An exception like any other: the commands' ``main`` turns it into an exit code and a message.
+    """
+
+
+class CourseConfigError(ValueError):
+    """``_config.yml`` is missing or does not say what the commands need; the message says what to set."""
 
 
 def is_course_root(folder: Path) -> bool:
@@ -86,3 +95,28 @@ def course_root(root: Path | str | None = None, start: Path | None = None) -> Pa
         f"({Path(__file__).resolve().parents[1]}) is not inside one. Run the command inside a clone "
         "of the course, or name the clone with --root, e.g. --root ~/kai-bert"
     )
+
+
+def github_location(root: Path | str) -> tuple[str, str, str]:
+    """(owner, repository, branch) from ``_config.yml``'s ``repository`` section, where the fork is set.
+
+    The Colab badges and install cells (``stamp``), the handouts' links (``assign``) and the
+    site's launch buttons all come from these two keys; this is the one place that reads them.
+    """
+    import yaml  # only here: a student's install of the course may lack it, and needs only the constants
+
+    config_path = Path(root) / "_config.yml"
+    if not config_path.is_file():
+        raise CourseConfigError(f"{config_path}: not found; run from the repository root (where _config.yml is).")
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    repo = config.get("repository") or {}
+    url, branch = str(repo.get("url", "")).strip(), str(repo.get("branch", "")).strip()
+    m = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", url)
+    if not m:
+        raise CourseConfigError(
+            f"_config.yml: repository.url must be a GitHub address such as "
+            f"https://github.com/OWNER/REPO, got {url!r}."
+        )
+    if not branch:
+        raise CourseConfigError("_config.yml: repository.branch is missing; set it to the branch to open (e.g. main).")
+    return m.group(1), m.group(2), branch
