@@ -3,8 +3,11 @@ GitHub location its ``_config.yml`` names. Every command finds them here, by one
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import tempfile
+import urllib.request
 from pathlib import Path
 
 HUB_DEFAULT = "bert-base-uncased"
@@ -120,3 +123,50 @@ def github_location(root: Path | str) -> tuple[str, str, str]:
     if not branch:
         raise CourseConfigError("_config.yml: repository.branch is missing; set it to the branch to open (e.g. main).")
     return m.group(1), m.group(2), branch
+
+
+# --- measured results -----------------------------------------------------------------------------
+
+
+def benchmark_file(name: str) -> Path:
+    """A results file of ``benchmarks/`` (written by the scripts there, shown by the chapters).
+
+    Experiments and their results live in the repository's ``benchmarks/``, not in the package.
+    In a clone the file is read from there. Installed from GitHub without a clone (Colab's setup
+    cell does that), it is fetched once from the very commit that was installed.
+    """
+    try:
+        local = course_root() / "benchmarks" / name
+    except CourseRootError:
+        local = None
+    if local is not None and local.is_file():
+        return local
+    source = installed_from_github()
+    if source is None:
+        raise FileNotFoundError(
+            f"benchmarks/{name} not found: it lives in the course repository, not in the package. "
+            "Run this inside a clone of the course (or install the course from GitHub, as Colab does)."
+        )
+    repo, commit = source
+    cached = Path(tempfile.gettempdir()) / "kaibert-benchmarks" / commit / name
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        url = f"https://raw.githubusercontent.com/{repo}/{commit}/benchmarks/{name}"
+        urllib.request.urlretrieve(url, cached)
+    return cached
+
+
+def installed_from_github() -> tuple[str, str] | None:
+    """(``owner/name``, commit) when kaibert was pip-installed from GitHub, as pip records it."""
+    from importlib import metadata
+
+    try:
+        record = metadata.distribution("kaibert").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return None
+    if not record:
+        return None
+    info = json.loads(record)
+    m = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", info.get("url", ""))
+    commit = info.get("vcs_info", {}).get("commit_id")
+    return (m.group(1), commit) if m and commit else None
