@@ -124,7 +124,7 @@ try:
         _kids.append(subprocess.Popen(["sleep", "30"]))
     _report.append("started 600 processes")
 except OSError as _e:
-    _report.append(f"processes refused after {{len(_kids)}}: {{type(_e).__name__}}")
+    _report.append(f"processes refused after {len(_kids)}: {type(_e).__name__}")
 for _k in _kids:
     _k.kill()
     _k.wait()
