@@ -195,12 +195,16 @@ def _trial(root: bool) -> str | None:
     uid = new_uid() if root else None
     try:
         prepare_scratch(scratch, uid)
-        cmd = wrap([sys.executable, "-c", "import kaibert"], scratch, Limits(), uid)
+        # a quick start of this Python, which must see the package (importing it would cost seconds)
+        probe = "import os, sys; sys.exit(0 if os.path.isfile(sys.argv[1]) else 3)"
+        cmd = wrap([sys.executable, "-I", "-S", "-c", probe, str(package_dir() / "__init__.py")], scratch, Limits(), uid)
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"bubblewrap did not run ({type(err).__name__}: {err})"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if done.returncode == 3:
+        return f"the kaibert package ({package_dir()}) is not visible inside the sandbox"
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         return f"bubblewrap could not start a sandbox here ({why})"
