@@ -296,7 +296,7 @@ def test_a_cell_that_kills_the_kernel_costs_only_its_exercise(toy, tmp_path, mon
     graded, origin = grade.build_graded(solution, solution)
     runs = []
 
-    def fake_run(nb, work, timeout, sandbox, limits, kernel_name=None):
+    def fake_run(nb, work, timeout, sandbox, limits, kernel_name=None, deadline=None):
         runs.append({c.id: c.source for c in nbs.answer_cells(nb)})
         recs = []
         for cell in (c for c in nb.cells if c.cell_type == "code"):

@@ -300,8 +300,9 @@ def summary_of(text: str) -> list[str]:
     return [_ADDRESS.sub("0xADDRESS", line) for line in text.splitlines() if SUMMARY_LINE.match(line)]
 
 
-def record_of(cell, outcome: kernel.Outcome, timeout: float) -> CellRecord:
-    """A cell's record: did it run as it must (and, for a check cell, match the reference)?"""
+def record_of(cell, outcome: kernel.Outcome, timeout: float, reference: str = "") -> CellRecord:
+    """A cell's record: did it run as it must (and, for a check cell, match ``reference``, the
+    stdout the reference notebook stores for it)?"""
     cid = cell.get("id")
     if outcome.status == kernel.DIED:
         return CellRecord(cid, False, KERNEL_DIED)
@@ -313,34 +314,36 @@ def record_of(cell, outcome: kernel.Outcome, timeout: float) -> CellRecord:
     if outcome.status == kernel.ERROR:
         return CellRecord(cid, False, outcome.error)
     if nbs.is_check(cell):
-        want = summary_of("".join(o.get("text", "") for o in cell.get("reference", [])))
+        want = summary_of(reference)
         found = compare.differences(summary_of(outcome.stdout), want) if want else []
         if found:
             return CellRecord(cid, False, "summary differs: " + "; ".join(found))
     return CellRecord(cid, True)
 
 
-def run_once(graded, work: Path, timeout: float, sandbox: str, limits: sb.Limits,
-             kernel_name: str | None = None) -> tuple[list[CellRecord], str]:
-    """Run the graded notebook once in a fresh kernel; one record per cell that ran."""
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+
+
+def run_once(graded, work: Path | None, timeout: float, sandbox: str, limits: sb.Limits,
+             kernel_name: str | None = None, deadline: float | None = None) -> tuple[list[CellRecord], str]:
+    """Run the graded notebook once in a fresh kernel; one record per cell that ran.
+
+    ``work``: where to write the notebook as it ran (``--keep``); ``deadline``: a
+    ``time.monotonic()`` by which the whole grading of this notebook must end.
+    """
+    references = {c.get("id"): _stdout(c) for c in graded.cells if nbs.is_check(c)}
     nb = copy.deepcopy(graded)
-    references = {c.get("id"): [o for o in c.outputs if o.get("output_type") == "stream" and o.get("name") == "stdout"]
-                  for c in nb.cells if nbs.is_check(c)}
     with tempfile.TemporaryDirectory(prefix="kaibert-sandbox-") as tmp:
         scratch = Path(tmp) / "scratch"
         scratch.mkdir()
         nbs.write(graded, scratch / "graded.ipynb")  # the only notebook the kernel can see: its own
-        outcomes, stopped = kernel.run_cells(nb, scratch, sandbox, limits, timeout, KERNEL_STARTUP, kernel_name)
+        outcomes, stopped = kernel.run_cells(nb, scratch, sandbox, limits, timeout, KERNEL_STARTUP, kernel_name,
+                                             deadline)
     by_id = {c.get("id"): c for c in nb.cells}
-    records = []
-    for outcome in outcomes:
-        cell = by_id[outcome.id]
-        if nbs.is_check(cell):
-            cell["reference"] = references.get(outcome.id, [])
-        records.append(record_of(cell, outcome, timeout))
+    records = [record_of(by_id[o.id], o, timeout, references.get(o.id, "")) for o in outcomes]
     if work is not None:  # --keep: the notebook as it ran, outputs and all
-        for cell in nb.cells:
-            cell.pop("reference", None)
         nbs.write(nb, work)
     return records, stopped
 
@@ -358,12 +361,12 @@ def machinery_problem(records: list[CellRecord], stopped: str) -> str | None:
 
 
 def run_retrying(graded, work: Path | None, timeout: float, sandbox: str, limits: sb.Limits,
-                 kernel_name: str | None = None) -> tuple[list[CellRecord], str]:
+                 kernel_name: str | None = None, deadline: float | None = None) -> tuple[list[CellRecord], str]:
     """run_once, again with a fresh kernel when the kernel failed before any answer ran."""
     problem = ""
     for attempt in range(KERNEL_ATTEMPTS):
         try:
-            records, stopped = run_once(graded, work, timeout, sandbox, limits, kernel_name)
+            records, stopped = run_once(graded, work, timeout, sandbox, limits, kernel_name, deadline)
         except kernel.KernelStartError as err:
             problem = str(err)
         else:
@@ -380,6 +383,7 @@ def run_with_reruns(graded, work: Path | None, timeout: float, sandbox: str = sb
     again with that exercise's answers emptied, so that one broken exercise costs only itself.
     """
     limits = limits or sb.Limits(cell_seconds=timeout)
+    deadline = time.monotonic() + limits.notebook_seconds  # for all runs together
     code = [c for c in graded.cells if c.cell_type == "code"]
     final: dict[str, CellRecord] = {}
     current = graded
@@ -387,7 +391,7 @@ def run_with_reruns(graded, work: Path | None, timeout: float, sandbox: str = sb
     emptied: set[str] = set()
     for attempt in range(len(nbs.exercises(graded)) + 1):
         notebook = None if work is None else work / f"graded{'' if attempt == 0 else f'_rerun{attempt}'}.ipynb"
-        records, stopped = run_retrying(current, notebook, timeout, sandbox, limits, kernel_name)
+        records, stopped = run_retrying(current, notebook, timeout, sandbox, limits, kernel_name, deadline)
         by_id = {r.id: r for r in records}
         # the first cell that did not run: the one before it stopped the kernel
         dead = next((i for i, c in enumerate(code) if c.get("id") not in by_id), None)
@@ -415,8 +419,6 @@ def _explain(message: str, exercise: str, where: str) -> str:
         return "not answered yet (the exercise stub still raises NotImplementedError)"
     if message.startswith("summary differs: "):
         return "wrong result: " + message[len("summary differs: "):]
-    if message.startswith("the output differs"):
-        return f"wrong result: {message}"
     return f"{where} failed: {message}"
 
 

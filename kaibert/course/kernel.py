@@ -97,14 +97,15 @@ def kernel_manager(scratch: Path, mode: str, limits: sb.Limits, kernel: str | No
 
 
 def run_cells(nb, scratch: Path, mode: str, limits: sb.Limits, cell_timeout: float, startup: float,
-              kernel: str | None = None) -> tuple[list[Outcome], str]:
+              kernel: str | None = None, deadline: float | None = None) -> tuple[list[Outcome], str]:
     """Run ``nb``'s code cells in order in one fresh kernel, until one kills or hangs the kernel.
 
     Returns the outcomes of the cells that ran and, when the notebook stopped early, why.
     Raises KernelStartError when the kernel does not start. ``nb`` is changed in place (outputs).
+    ``deadline`` (a ``time.monotonic()``) ends the notebook earlier than its own time limit.
     """
     scratch = Path(scratch)
-    deadline = time.monotonic() + limits.notebook_seconds
+    deadline = min(time.monotonic() + limits.notebook_seconds, deadline or float("inf"))
     km = kernel_manager(scratch, mode, limits, kernel)
     client = _Client(nb, km=km, allow_errors=True, startup_timeout=math.ceil(startup), shutdown_kernel="immediate",
                      record_timing=False, resources={"metadata": {"path": str(scratch)}})

@@ -63,7 +63,7 @@ class Limits:
     cell_seconds: float = 60.0      # wall time of one cell
     notebook_seconds: float = 900.0  # wall time of the whole notebook, kernel start included
     output_kb: int = 1024           # what one cell may print; the rest is dropped and the cell fails
-    file_mb: int = 256              # the largest file the kernel may write
+    file_mb: int = 256              # the largest file the kernel may write, and the size of its /tmp
 
     def __post_init__(self):
         for name in ("memory_mb", "processes", "cell_seconds", "notebook_seconds", "output_kb", "file_mb"):
@@ -161,7 +161,9 @@ def wrap(argv: list[str], scratch: Path, limits: Limits, uid: int | None = None)
         cmd += ["--perms", "0755", "--dir", folder]
     for path in binds:
         cmd += ["--ro-bind", str(path), str(path)]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    tmp_size = str(limits.file_mb * 2**20)  # /tmp lives in memory: it holds at most one largest file
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", tmp_size, "--tmpfs", "/tmp",
+            "--size", tmp_size, "--tmpfs", "/dev/shm"]
     for folder in reversed(scratch.parents):
         if str(folder) not in ("/", "/tmp") and str(folder) not in parents:
             cmd += ["--perms", "0755", "--dir", str(folder)]
