@@ -58,6 +58,24 @@ def test_old_exercises_come_from_history_and_the_working_tree_is_untouched(cours
     assert versions.checkout(root, versions.Version(first[:10])) == old.parent.parent  # a short hash, cached
 
 
+def test_a_submission_is_given_the_reference_of_its_own_version(course, tmp_path):
+    root, first = course
+    stamped = nbs.read(root / "exercises" / TOY.name)
+    versions.stamp_notebook(stamped, versions.Version(first), "someone/kai-bert-fork")
+    path, version = versions.reference_for(stamped, "90", root)
+    assert path == root / "exercises" / TOY.name and version == versions.Version(first)  # HEAD: the working tree
+    change_points(root, "90.1", 5)
+    path, _ = versions.reference_for(stamped, "90", root)
+    assert ".git" in path.parts and nbs.points(nbs.read(path))["90.1"] == 1  # from history
+    unstamped = nbs.read(root / "exercises" / TOY.name)
+    assert versions.reference_for(unstamped, "90", root) == (None, None)
+    with pytest.raises(versions.VersionError, match="needs a git clone of the course that has that version"):
+        versions.reference_for(stamped, "90", tmp_path / "nowhere")
+    versions.stamp_notebook(stamped, versions.Version("f" * 40))
+    with pytest.raises(versions.VersionError, match="does not have course version"):
+        versions.reference_for(stamped, "90", root)
+
+
 def test_a_version_the_clone_lacks_stops_with_the_fix(course):
     root, _ = course
     with pytest.raises(versions.VersionError, match=r"does not have course version commit 0123456789ab.*git fetch --tags"):

@@ -287,6 +287,31 @@ def notebook_at(root: Path, version: Version, chapter: str, folder: str = "exerc
     return found[0]
 
 
+def reference_for(nb, chapter: str, root: Path | None, folder: str = "exercises") -> tuple[Path | None, Version | None]:
+    """The ``folder`` notebook of ``chapter`` at the version a submission ``nb`` was handed out from.
+
+    An unstamped notebook gives (None, None): the caller grades it as it always did. A stamped one
+    gives that version's notebook: the working tree's when the clone is at that version and clean,
+    else one taken from git history. Raises VersionError when that version cannot be had, so that
+    nothing is ever graded against another version's exercises without saying so.
+    """
+    version = notebook_version(nb)
+    if version is None:
+        return None, None
+    if root is None or not is_clone(Path(root)):
+        raise VersionError(
+            f"this notebook was handed out from course version {version.name}; grading it needs a git clone of "
+            "the course that has that version (run inside it, or name it with --root)"
+        )
+    root = Path(root)
+    here = course_version(root)
+    if version.same_as(here) and not here.dirty:
+        found = sorted((root / folder).glob(f"{chapter}_*.ipynb"))
+        if found:
+            return found[0], version
+    return notebook_at(root, version, chapter, folder), version
+
+
 # --- releases ------------------------------------------------------------------------------------
 
 
