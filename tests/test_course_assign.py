@@ -155,6 +155,8 @@ def test_a_bundle_installs_and_opens_the_commit_it_was_made_from(root, tmp_path)
         assert versions.from_env({versions.ENV: eval(declared)}) == (versions.Version(commit), "someone/kai-bert-fork")
         readme = (tmp_path / folder / "README.md").read_text()
         assert f"**Course version: commit {commit[:12]}** (commit `{commit}`)" in readme
+        # a plain commit's notebooks, opened from GitHub, install the branch: the README says to upload
+        assert "**upload the notebooks\nfrom this folder to Colab**" in readme
         assert f"@{commit}" in readme and "@spring" not in readme
         assert nbs.points(nb)["90.1"] == points
 
@@ -172,6 +174,7 @@ def test_a_release_tag_names_the_bundle_and_version_hands_out_an_old_one(root, t
     assert versions.notebook_version(nb) == versions.Version(released, "course-2026.1")
     readme = (tmp_path / "h" / "README.md").read_text()
     assert "**Course version: course-2026.1" in readme and "@course-2026.1" in readme
+    assert "open exactly this version" in readme and "upload the notebooks" not in readme  # the release's own install the tag
     assert "blob/course-2026.1/exercises/90_toy.ipynb" in readme
     with pytest.raises(SystemExit, match="no course version 'course-1999'"):
         assign.make_bundle(root, ["90"], "x", tmp_path / "h2", ref="course-1999")
