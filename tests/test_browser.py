@@ -173,3 +173,59 @@ def test_attention_view_draws_and_responds_offline(browser, tmp_path):
         finally:
             visit.close()
 
+
+
+def answer_choice(page, question: int, text: str) -> str:
+    """Click the choice with this text in question ``question`` (1-based); returns the feedback."""
+    item = page.locator(".ks-question").nth(question - 1)
+    item.locator(".ks-choice", has_text=text).click()
+    return item.locator(".ks-feedback").inner_text()
+
+
+def answer_number(page, question: int, typed: str) -> str:
+    item = page.locator(".ks-question").nth(question - 1)
+    item.locator(".ks-input").fill(typed)
+    item.locator(".ks-check").click()
+    return item.locator(".ks-feedback").inner_text()
+
+
+def test_self_check_answers_right_and_says_why_when_wrong(browser, tmp_path):
+    """Chapter 03's self-check, saved as a page: every kind of answer gets the feedback it should."""
+    from kaibert.course import selfcheck
+
+    questions = selfcheck.load("03")
+    selfcheck.show("03").save(tmp_path / "selfcheck.html")
+    with serve(tmp_path) as base:
+        visit = Visit(browser, base + "selfcheck.html", base)
+        try:
+            page = visit.page
+            assert page.locator(".ks-question").count() == len(questions)
+            for number, q in enumerate(questions, 1):
+                if q.kind == "choice":
+                    wrong = next(c for c in q.choices if not c.correct)
+                    said = answer_choice(page, number, wrong.answer)
+                    assert said.startswith("✗ Not quite.") and wrong.why.split("`")[0][:40] in said, said
+                    right = next(c for c in q.choices if c.correct)
+                    said = answer_choice(page, number, right.answer)
+                    assert said.startswith("✓ Right.") and right.why.split("`")[0][:40] in said, said
+                else:
+                    said = answer_number(page, number, "-12345")
+                    assert said.startswith("✗ Not quite.") and q.hint.split("`")[0][:30] in said, said
+                    item = page.locator(".ks-question").nth(number - 1)
+                    assert item.locator(".ks-reveal").is_visible()
+                    for m in q.mistakes:  # a typical wrong number gets its own explanation
+                        said = answer_number(page, number, f"{m.number:g}")
+                        assert said.startswith("✗ Not quite.") and m.why.split("`")[0][:30] in said, said
+                    said = answer_number(page, number, "one half")
+                    assert said.startswith("Type a number"), said
+                    said = answer_number(page, number, f"{q.number:g}")
+                    assert said.startswith("✓ Right.") and q.why.split("`")[0][:30] in said, said
+            # 1/8 is accepted for 0.125, and the answer can be shown after a wrong try
+            assert answer_number(page, 1, "1/8").startswith("✓ Right.")
+            answer_number(page, 1, "8")
+            page.locator(".ks-question").nth(0).locator(".ks-reveal").click()
+            assert page.locator(".ks-question").nth(0).locator(".ks-feedback").inner_text().startswith(
+                "The answer is 0.125.")
+            assert visit.errors == [] and visit.failed == [] and visit.outside == []
+        finally:
+            visit.close()
