@@ -85,7 +85,10 @@ class Visit:
     def state(self) -> dict:
         return self.page.evaluate(
             """() => ({
-              images: [...document.images].map(i => ({src: i.currentSrc, ok: i.complete && i.naturalWidth > 0})),
+              images: [...document.images].map(i => ({src: i.currentSrc, ok: i.complete && i.naturalWidth > 0,
+                                                       alt: i.getAttribute('alt') || ''})),
+              binder: [...document.querySelectorAll('a[href*="mybinder.org"]')].map(a => a.href),
+              selfcheck: document.querySelectorAll('.kaibert-selfcheck[data-ready] .ks-question').length,
               views: [...document.querySelectorAll('div[id^="bertviz-"]')].map(d => ({
                   id: d.id, drawn: d.querySelectorAll('svg line, svg rect, svg text').length})),
               colab: [...document.querySelectorAll('a[href*="colab.research.google.com"]')].map(a => a.href),
@@ -123,7 +126,14 @@ def check_page(browser, base: str, path: str, colab_target: str) -> dict:
 def test_chapter_page_renders_offline(browser, built_site, topic):  # noqa: F811
     with serve(built_site) as base:
         state = check_page(browser, base, f"chapters/{topic}.html", f"chapters/{topic}.ipynb")
-        assert [i for i in state["images"] if i["src"].endswith(".png")], f"chapter {topic} shows no figure"
+        figures = [i for i in state["images"] if i["src"].endswith(".png")]
+        assert figures, f"chapter {topic} shows no figure"
+        # alt text that says what the figure shows, not a file name
+        bad = [i["src"].rsplit("/", 1)[-1] for i in figures if len(i["alt"].split()) < 8 or i["alt"].endswith(".png")]
+        assert bad == [], f"chapter {topic}: figures without alt text {bad}"
+        assert state["binder"] and all("mybinder.org/v2/gh/kai-bert/kai-bert/main" in b for b in state["binder"]), (
+            f"chapter {topic}: Binder launch link {state['binder']}")
+        assert 3 <= state["selfcheck"] <= 5, f"chapter {topic}: the self-check did not come up ({state['selfcheck']})"
         if topic == "04_multi_head_attention":
             assert state["views"], "chapter 04 shows no bertviz view"
         check_page(browser, base, f"exercises/{topic}.html", f"exercises/{topic}.ipynb")
@@ -140,6 +150,30 @@ def test_book_pages_render_offline(browser, built_site):  # noqa: F811
                     path, visit.errors, visit.failed, visit.outside)
             finally:
                 visit.close()
+
+
+@pytest.mark.slow
+def test_self_check_works_on_a_chapter_page(browser, built_site):  # noqa: F811
+    """On the built site, under the chapter's own *Self-check* heading, answers get feedback."""
+    from kaibert.course import selfcheck
+
+    with serve(built_site) as base:
+        visit = Visit(browser, base + "chapters/05_encoder_layer.html", base)
+        try:
+            page = visit.page
+            assert page.locator("section#self-check h2").inner_text().startswith("Self-check")
+            assert page.locator("section#self-check .kaibert-selfcheck").count() == 1
+            assert page.locator("section#self-check .cell_input").count() == 0, "the call itself is hidden"
+            questions = selfcheck.load("05")
+            q = next(i for i, q in enumerate(questions, 1) if q.kind == "number")
+            assert answer_number(page, q, "12").startswith("✗ Not quite.")
+            assert answer_number(page, q, f"{questions[q - 1].number:,.0f}").startswith("✓ Right.")
+            c = next(i for i, q in enumerate(questions, 1) if q.kind == "choice")
+            right = next(ch.answer for ch in questions[c - 1].choices if ch.correct)
+            assert answer_choice(page, c, right).startswith("✓ Right.")
+            assert visit.errors == [] and visit.outside == []
+        finally:
+            visit.close()
 
 
 def test_attention_view_draws_and_responds_offline(browser, tmp_path):
