@@ -19,8 +19,9 @@ $(STAMP): requirements.txt pyproject.toml
 book: setup
 	$(PY) -m kaibert.course.book build
 
-test: setup
-	$(PY) -m pytest -n 2 --durations=15
+# Every phase from a fresh clone, timed: environment, Debian packages (chromium, bubblewrap), tests.
+test:
+	@PY=$(PY) MAKE="$(MAKE)" bash tools/test.sh
 
 test-fast: setup
 	$(PY) -m pytest -n 2 -m "not slow and not browser"

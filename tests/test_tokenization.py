@@ -372,9 +372,9 @@ def test_folder_without_vocab_says_what_is_missing(tmp_path):
 
 
 def test_missing_local_folder_is_not_sent_to_the_hub(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a folder"):
+    with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
         BertTokenizer.from_pretrained(tmp_path / "no-such-folder")
-    with pytest.raises(FileNotFoundError, match="not a folder"):
+    with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
         BertTokenizer.from_pretrained("./no-such-folder")
 
 
@@ -382,7 +382,7 @@ def test_hub_name_offline_says_to_pass_a_local_folder(monkeypatch, tmp_path):
     hub_constants = pytest.importorskip("huggingface_hub.constants")
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))  # nothing cached
-    with pytest.raises(OSError, match="offline, pass a local folder.*or go online"):
+    with pytest.raises(OSError, match="offline, pass a local checkpoint folder.*or go online"):
         BertTokenizer.from_pretrained("google-bert/bert-base-uncased")
 
 

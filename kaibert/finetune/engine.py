@@ -40,7 +40,7 @@ import torch
 
 from kaibert.config import BertConfig
 from kaibert.finetune import tasks
-from kaibert.finetune.heads import BertForSequenceClassification
+from kaibert.heads import BertForSequenceClassification
 from kaibert.schedules import SCHEDULES, make_scheduler
 from kaibert.train import ConfigError, FixedBatches, make_optimizer, newest_checkpoint, read_metrics
 from kaibert.train.command import run_parser
