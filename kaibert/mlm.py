@@ -41,9 +41,18 @@ class BertForMaskedLM(PretrainedMixin, nn.Module):
     """BERT with the MLM head: predicts the original token at every masked position.
 
     Without labels, ``logits`` scores every position: shape (B, T, V), as in ``transformers``.
-    With labels and ``config.sparse_prediction`` (the default), only the labelled positions are
-    scored: ``logits`` has shape (M, V), one row per label that is not -100, in row-major order
-    (``logits[i]`` belongs to ``labels[labels != -100][i]``); the loss is the same number.
+
+    With labels, ``config.sparse_prediction`` decides what is scored (ModernBERT's
+    ``sparse_prediction`` switch; NVIDIA's BERT recipe does the same):
+
+    - ``True`` (the default): only the labelled positions, about 15% of the tokens. ``logits`` has
+      shape (M, V), one row per label that is not -100, in row-major order: ``logits[i]`` belongs
+      to ``labels[labels != -100][i]``. The loss never reads the other positions, and scoring
+      them against the whole vocabulary is most of a small model's work;
+    - ``False``: every position, ``logits`` of shape (B, T, V), as ``transformers``' BERT returns.
+
+    The loss is the same number either way. This is the one place that switch lives: training
+    asks the model for its loss rather than scoring positions itself.
     """
 
     hf_architecture = "BertForMaskedLM"
@@ -78,15 +87,11 @@ class BertForMaskedLM(PretrainedMixin, nn.Module):
                 "give one label per token, -100 where no prediction is scored."
             )
         if self.config.sparse_prediction:
-            # Only the labelled positions (about 15%) are scored: the loss never reads the others,
-            # and scoring them against the whole vocabulary is most of a small model's work.
-            chosen = labels != -100  # (B, T)
-            logits = self.mlm_head(hidden[chosen])  # (M, V), M labelled tokens
-            loss = F.cross_entropy(logits, labels[chosen])
-        else:
-            logits = self.mlm_head(hidden)  # (B, T, V)
-            # Only masked positions carry a label; -100 everywhere else is skipped by the loss.
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
+            chosen = labels != -100                            # (B, T): the positions to predict
+            hidden, labels = hidden[chosen], labels[chosen]    # (M, H), (M,): the others are dropped
+        logits = self.mlm_head(hidden)                         # (M, V) sparse, or (B, T, V)
+        # Cross-entropy over the labelled positions; -100 (no prediction scored) is skipped.
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
         return MaskedLMOutput(logits=logits, loss=loss, hidden_states=out.hidden_states, attentions=out.attentions)
 
 

@@ -29,6 +29,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+from kaibert.hub import resolve_file
+
 VOCAB_FILE = "vocab.txt"
 CONFIG_FILE = "tokenizer_config.json"
 TOKENIZER_JSON = "tokenizer.json"  # transformers 5 saves its vocabulary here, not in vocab.txt
@@ -367,26 +369,28 @@ class BertTokenizer:
         override what the config file says. A folder that ``transformers`` saved holds
         ``tokenizer.json`` instead of ``vocab.txt``: its vocabulary is read from there.
         """
-        folder = Path(name_or_path)
-        if folder.is_dir():
-            files = {name: folder / name for name in TOKENIZER_FILES if (folder / name).is_file()}
-        elif folder.is_absolute() or str(name_or_path).startswith((".", "~")) or folder.is_file():
-            raise FileNotFoundError(
-                f"{name_or_path} is not a folder. Pass a folder that holds {VOCAB_FILE} "
-                "(for example kaibert.course.pretrained_bert_path())."
-            )
-        else:
-            files = _download_from_hub(str(name_or_path))
+        files = {}
+        for filename in TOKENIZER_FILES:  # from the folder, or from the hub (kaibert.hub)
+            if filename == TOKENIZER_JSON and VOCAB_FILE in files:
+                continue  # vocab.txt is enough
+            path = resolve_file(name_or_path, filename, required=False)
+            if path is not None:
+                files[filename] = path
 
         if VOCAB_FILE in files:
             vocab = load_vocab(files[VOCAB_FILE])
         elif TOKENIZER_JSON in files:
             vocab = load_vocab_from_tokenizer_json(files[TOKENIZER_JSON])
-        else:
-            found = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
+        elif Path(name_or_path).is_dir():
+            found = ", ".join(sorted(p.name for p in Path(name_or_path).iterdir())[:10]) or "nothing"
             raise FileNotFoundError(
-                f"No {VOCAB_FILE} in {folder} (found: {found}). A BERT tokenizer folder needs "
+                f"No {VOCAB_FILE} in {name_or_path} (found: {found}). A BERT tokenizer folder needs "
                 f"{VOCAB_FILE}, one token per line; save one with tokenizer.save_pretrained(folder)."
+            )
+        else:
+            raise FileNotFoundError(
+                f"{name_or_path!r} on the Hugging Face hub has neither {VOCAB_FILE} nor {TOKENIZER_JSON}: "
+                "it is not a BERT tokenizer. Pick a BERT model, such as bert-base-uncased."
             )
         config = {}
         if CONFIG_FILE in files:
@@ -722,42 +726,3 @@ def _to_tensors(out: dict, return_tensors: str) -> dict:
     import torch  # only here: the rest of the tokenizer is plain Python
 
     return {key: torch.tensor(value, dtype=torch.long) for key, value in out.items()}
-
-
-def _download_from_hub(name: str) -> dict[str, str]:
-    """Fetch the tokenizer files a hub model has: ``vocab.txt`` or ``tokenizer.json``, and config."""
-    try:
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.utils import EntryNotFoundError, LocalEntryNotFoundError
-    except ImportError as err:
-        raise ImportError(
-            f"{name!r} is not a local folder, and loading from the Hugging Face hub needs the "
-            "huggingface_hub package: `pip install huggingface_hub`, or pass a local folder."
-        ) from err
-    files = {}
-    for filename in TOKENIZER_FILES:
-        if filename == TOKENIZER_JSON and VOCAB_FILE in files:
-            continue  # vocab.txt is enough
-        try:
-            files[filename] = hf_hub_download(name, filename)
-        except EntryNotFoundError as err:
-            if isinstance(err, LocalEntryNotFoundError):  # offline, and not in the local cache
-                raise _hub_error(name, err) from err
-            # otherwise the model just has no such file: try the next one
-        except Exception as err:  # no network, unknown name, private model, ...
-            raise _hub_error(name, err) from err
-    if VOCAB_FILE not in files and TOKENIZER_JSON not in files:
-        raise FileNotFoundError(
-            f"{name!r} on the Hugging Face hub has neither {VOCAB_FILE} nor {TOKENIZER_JSON}: "
-            "it is not a BERT tokenizer. Pick a BERT model, such as bert-base-uncased."
-        )
-    return files
-
-
-def _hub_error(name: str, err: Exception) -> OSError:
-    return OSError(
-        f"Could not get the tokenizer of {name!r} from the Hugging Face hub ({type(err).__name__}). "
-        f"If you are offline, pass a local folder that holds {VOCAB_FILE} instead (for example "
-        "kaibert.course.pretrained_bert_path()), or go online; if you meant a local folder, check "
-        "the path."
-    )
