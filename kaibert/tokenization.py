@@ -221,7 +221,7 @@ def wordpiece_tokenize(
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. Fitting sequences into a length budget
+# 3. Fitting sequences into a length budget, and padding them to one length
 # ---------------------------------------------------------------------------------------------
 
 
@@ -239,6 +239,22 @@ def truncate_pair(first: list[int], second: list[int], budget: int) -> tuple[lis
         return first[:keep_first], second[: budget - keep_first]
     keep_second = min(len(second), budget // 2)
     return first[: budget - keep_second], second[:keep_second]
+
+
+def pad_batch(rows: list[dict[str, list[int]]], pad_token_id: int = 0,
+              length: int | None = None) -> dict[str, list[list[int]]]:
+    """Pad every row on the right to ``length`` (default: the longest row).
+
+    [PAD] ids, segment 0 and attention mask 0, so attention ignores the padding. The one padding
+    helper: the tokenizer, the masking collator and the fine-tuning batches all use it; wrap the
+    result in ``torch.tensor`` for (B, T) tensors.
+    """
+    if length is None:
+        length = max(len(row["input_ids"]) for row in rows)
+    batch = {}
+    for key, pad_value in [("input_ids", pad_token_id), ("token_type_ids", 0), ("attention_mask", 0)]:
+        batch[key] = [row[key] + [pad_value] * (length - len(row[key])) for row in rows]
+    return batch
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,9 +591,9 @@ class BertTokenizer:
             example["attention_mask"] = [1] * len(example["input_ids"])  # 1 = a real token
         length = self._padding_length(padding, max_length, encoded)
         if length is not None:
-            for example in encoded:
-                self._pad(example, length)
-        out = {key: [example[key] for example in encoded] for key in MODEL_INPUTS}
+            out = pad_batch(encoded, self.pad_token_id, length)
+        else:
+            out = {key: [example[key] for example in encoded] for key in MODEL_INPUTS}
         if return_tensors is not None:
             return _to_tensors(out, return_tensors)
         return {key: rows[0] for key, rows in out.items()} if single else out
@@ -590,14 +606,6 @@ class BertTokenizer:
         if mode == "max_length":
             return self.model_max_length if max_length is None else max_length
         return max(len(example["input_ids"]) for example in encoded)
-
-    def _pad(self, example: dict, length: int) -> None:
-        """Pad on the right: [PAD] ids, segment 0, attention mask 0 (so attention ignores them)."""
-        missing = length - len(example["input_ids"])
-        if missing > 0:
-            example["input_ids"] += [self.pad_token_id] * missing
-            example["token_type_ids"] += [0] * missing
-            example["attention_mask"] += [0] * missing
 
     # --- ids -> text ------------------------------------------------------------------------
 
