@@ -88,6 +88,13 @@ def is_punctuation(char: str) -> bool:
     return unicodedata.category(char).startswith("P")
 
 
+# The CJK Unified Ideographs blocks, as (first, last) code points.
+CHINESE_CHAR_RANGES = [
+    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+]
+
+
 def is_chinese_char(char: str) -> bool:
     """Characters of the CJK Unified Ideographs blocks.
 
@@ -97,16 +104,7 @@ def is_chinese_char(char: str) -> bool:
     fifth range at 0x2B920 instead of 0x2B820, which only matters for very rare characters.)
     """
     cp = ord(char)
-    return (
-        0x4E00 <= cp <= 0x9FFF
-        or 0x3400 <= cp <= 0x4DBF
-        or 0x20000 <= cp <= 0x2A6DF
-        or 0x2A700 <= cp <= 0x2B73F
-        or 0x2B740 <= cp <= 0x2B81F
-        or 0x2B820 <= cp <= 0x2CEAF
-        or 0xF900 <= cp <= 0xFAFF
-        or 0x2F800 <= cp <= 0x2FA1F
-    )
+    return any(lo <= cp <= hi for lo, hi in CHINESE_CHAR_RANGES)
 
 
 def clean_text(text: str) -> str:
@@ -130,7 +128,8 @@ def remove_accents(text: str) -> str:
     Unicode normal form NFD writes "é" as two characters, "e" followed by a combining acute
     accent (category Mn, "mark, non-spacing"). Dropping the Mn characters leaves the bare letters.
     """
-    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
 
 
 def lower_case(text: str) -> str:
