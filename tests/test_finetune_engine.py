@@ -137,7 +137,7 @@ def test_cli_and_classify_print_labels_with_probabilities(setup, tmp_path, capsy
 
 
 def test_config_errors_name_the_key(tmp_path):
-    with pytest.raises(engine.ConfigError, match="unknown config key 'learning_rat'. Did you mean 'learning_rate'"):
+    with pytest.raises(engine.ConfigError, match="unknown key 'learning_rat'. Did you mean 'learning_rate'"):
         engine.config_from_dict({"learning_rat": 1e-4})
     with pytest.raises(engine.ConfigError, match="'task' = 'sentiment' is impossible"):
         engine.config_from_dict({"task": "sentiment"})
