@@ -1,16 +1,19 @@
 """kaibert: BERT built from scratch, one module per chapter of the KAI-BERT course."""
 
 from kaibert.config import BertConfig
-from kaibert.finetune.heads import (
+from kaibert.heads import (
     BertForNextSentencePrediction,
     BertForPreTraining,
     BertForSequenceClassification,
 )
 from kaibert.mlm import BertForMaskedLM, MaskingCollator
 from kaibert.model import BertModel
+from kaibert.modernbert import ModernBertForMaskedLM, ModernBertModel
+from kaibert.modernbert_config import ModernBertConfig
 
 __all__ = ["BertConfig", "BertModel", "BertForMaskedLM", "BertForSequenceClassification",
-           "BertForNextSentencePrediction", "BertForPreTraining", "BertTokenizer", "MaskingCollator"]
+           "BertForNextSentencePrediction", "BertForPreTraining", "BertTokenizer", "MaskingCollator",
+           "ModernBertConfig", "ModernBertModel", "ModernBertForMaskedLM"]
 __version__ = "0.1.0"
 
 

@@ -60,14 +60,15 @@ _check_module._round = lambda x: _exact_round(x * (1 + 2e-5 * _noise.choice((-1,
 
 
 def grade_with(student: Path, solution: Path, folder: Path, extra: str | None = None):
-    """Grade as grade.grade does, with a cell of the test's own run right after the grader's first."""
-    sol = nbs.read(solution)
-    graded, origin = grade.build_graded(sol, nbs.read(student))
+    """Grade as grade.grade does (against the exercise notebook, in the sandbox), with a cell of
+    the test's own run right after the grader's first."""
+    reference = nbs.read(ROOT / "exercises" / solution.name)
+    graded, origin = grade.build_graded(reference, nbs.read(student))
     if extra:
         cell = nbformat.v4.new_code_cell(extra)
         cell["id"] = "test-extra"
         graded.cells.insert(1, cell)
-    records, stopped = grade.run_with_reruns(graded, sol, folder, "graded", grade.DEFAULT_TIMEOUT)
+    records, stopped = grade.run_with_reruns(graded, folder, grade.DEFAULT_TIMEOUT)
     return grade.verdicts(graded, origin, records, stopped)
 
 
