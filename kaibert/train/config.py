@@ -108,6 +108,8 @@ class RunConfig(Section):
 
         d, t = self.data, self.training
         require(is_int(self.seed) and self.seed >= 0, "seed", self.seed, "use a non-negative integer")
+        require(isinstance(self.output_dir, str) and self.output_dir != "", "output_dir", self.output_dir,
+                "name a folder, e.g. runs/my-run")
         require(isinstance(d.dataset, str) and d.dataset != "", "data.dataset", d.dataset,
                 "name 'shakespeare', 'wikitext-2' or a hub data set")
         require(is_int(d.vocab_size) and d.vocab_size >= 200, "data.vocab_size", d.vocab_size,
