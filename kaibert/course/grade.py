@@ -309,6 +309,8 @@ def record_of(cell, outcome: kernel.Outcome, timeout: float, reference: str = ""
     if outcome.status == kernel.TIMEOUT:
         return CellRecord(cid, False, f"ran longer than the time limit of {timeout:g} s per cell "
                                       "(an endless loop, or far too slow)")
+    if outcome.status == kernel.NOTEBOOK_TIMEOUT:
+        return CellRecord(cid, False, "stopped: the notebook ran past its time limit during this cell")
     if outcome.status == kernel.TOO_MUCH_OUTPUT:
         return CellRecord(cid, False, "printed more than the grader keeps (the limit on output); print less")
     if outcome.status == kernel.ERROR:
