@@ -112,7 +112,7 @@ def test_a_class_with_every_kind_of_broken_submission(tmp_path, capsys):
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["student", "exercise", "status", "passed", "points", "max_points", "flag", "message",
-                             "sandbox"]
+                             "sandbox", "version"]
     assert {r["sandbox"] for r in rows} == {"bwrap"}
     got = {(r["student"], r["exercise"]): (r["passed"], r["points"], r["message"]) for r in rows}
 

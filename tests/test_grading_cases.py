@@ -264,13 +264,13 @@ SHORTCUTS = {  # chapter -> exercise -> (answer cells, what the review flag name
                                       "def attention(q, k, v, mask=None):\n"
                                       "    return scaled_dot_product_attention(q, k, v, mask)\n"},
                     "kaibert.attention.scaled_dot_product_attention")},
-    "05": {"05.1": ({"ex05-1-answer": "import torch.nn.functional as nnf\n\ndef gelu(x):\n    return nnf.gelu(x)\n"},
-                    "torch.nn.functional.gelu"),
-           "05.2": ({"ex05-2-answer": "from kaibert import layers\n\n"
-                                      "def feed_forward_block(h, w_up, b_up, w_down, b_down):\n"
-                                      "    block = layers.FeedForward.__new__(layers.FeedForward)\n"
-                                      "    return F.gelu(h @ w_up.T + b_up) @ w_down.T + b_down\n"},
-                    "kaibert.layers.FeedForward")},
+    "05": {"05.1": ({"ex05-1-answer": "def layer_norm_backward(z, gamma, grad_out, eps=1e-12):\n"
+                                      "    with torch.enable_grad():\n"
+                                      "        leaf = z.clone().requires_grad_(True)\n"
+                                      "        y = gamma * F.layer_norm(leaf, z.shape[-1:], eps=eps)\n"
+                                      "        (grad,) = torch.autograd.grad(y, leaf, grad_out)\n"
+                                      "    return grad\n"},
+                    "torch.autograd.grad")},
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -466,3 +467,49 @@ def test_call_refuses_bad_batches_and_options(ours):
         ours(["short", "a bit longer"], padding=False, return_tensors="pt")
     with pytest.raises(ValueError, match="return_tensors='np' is not supported"):
         ours("a", return_tensors="np")
+
+
+# --- chapter 01 builds the package's tokenizer -------------------------------------------------
+
+CHAPTER_01 = Path(__file__).resolve().parents[1] / "chapters" / "01_tokenization.ipynb"
+# What chapter 01 builds in the open, under the names kaibert.tokenization uses.
+BUILT_IN_CHAPTER_01 = {
+    "is_whitespace", "is_control", "clean_text", "CHINESE_CHAR_RANGES", "is_chinese_char",
+    "space_out_chinese_chars", "remove_accents", "lower_case", "is_punctuation", "split_on_punctuation",
+    "basic_tokenize", "MAX_INPUT_CHARS_PER_WORD", "wordpiece_tokenize", "pad_batch",
+}
+
+
+def top_level_definitions(source: str) -> dict[str, str]:
+    """name -> the code of each top-level function and constant, without docstrings (comments never count)."""
+    import ast
+
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                body = body[1:]  # the docstring: the package's may say more than the chapter's
+            node.body = [stmt for stmt in body if not isinstance(stmt, (ast.Import, ast.ImportFrom))]
+            found[node.name] = ast.dump(node)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            found[node.targets[0].id] = ast.dump(node.value)
+    return found
+
+
+def test_chapter_01_builds_the_package_tokenizer_under_its_names():
+    """Chapter 01's functions are kaibert.tokenization's, name for name and line for line, so the
+    two cannot drift: change one without the other and this fails."""
+    import kaibert.tokenization as tokenization
+
+    cells = [c for c in json.loads(CHAPTER_01.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    chapter = {}
+    for cell in cells:
+        source = "".join(cell["source"])
+        if not source.lstrip().startswith(("!", "%")):
+            chapter.update(top_level_definitions(source))
+    package = top_level_definitions(Path(tokenization.__file__).read_text(encoding="utf-8"))
+    assert BUILT_IN_CHAPTER_01 <= set(chapter), sorted(BUILT_IN_CHAPTER_01 - set(chapter))
+    differ = sorted(name for name in BUILT_IN_CHAPTER_01 if chapter[name] != package.get(name))
+    assert not differ, f"chapter 01 and kaibert/tokenization.py differ in {differ}"

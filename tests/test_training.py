@@ -2,6 +2,8 @@
 
 import json
 import math
+import re
+import shlex
 
 import pytest
 import torch
@@ -431,11 +433,11 @@ def test_sigterm_says_where_it_stopped_and_how_to_resume(run_setup, tmp_path):
     out, err = job.communicate(timeout=600)
     assert job.returncode == 143, err
     assert "Traceback" not in err and not (root / "term" / "results.json").exists()
-    stopped = int(__import__("re").search(r"stopped by SIGTERM after step (\d+)", err).group(1))
+    stopped = int(re.search(r"stopped by SIGTERM after step (\d+)", err).group(1))
     assert 20 <= stopped < 300
     resume = err.strip().splitlines()[-1].strip()
-    assert resume == __import__("shlex").join(command + ["--resume"])
-    done = subprocess.run(__import__("shlex").split(resume), capture_output=True, text=True, timeout=600)
+    assert resume == shlex.join(command + ["--resume"])
+    done = subprocess.run(shlex.split(resume), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert json.loads((root / "term" / "results.json").read_text())["steps"] == 300
     steps = ktrain.read_metrics(root / "term")

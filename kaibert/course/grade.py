@@ -51,7 +51,7 @@ from pathlib import Path
 
 import nbformat
 
-from kaibert.course import audit, compare, kernel
+from kaibert.course import audit, compare, kernel, versions
 from kaibert.course import notebooks as nbs
 from kaibert.course import sandbox as sb
 from kaibert.course.exercises import BEGIN, STUB, ExerciseError, student_version
@@ -117,6 +117,7 @@ class Grade:
     notes: list[str] = field(default_factory=list)  # said, but not counted (a self-check, ...)
     status: str = GRADED  # or GRADING_ERROR: the machinery failed, regrade; not the student's fault
     sandbox: str = sb.BWRAP_MODE  # what the kernel ran in: "bwrap" or "none"
+    version: str = ""  # the course version the notebook was handed out from (its stamp), "" if none
 
     @property
     def score(self) -> float:
@@ -522,6 +523,8 @@ def grade(student_path: str | Path, exercise_path: str | Path | None = None, *, 
                 f"{student_path}: cannot tell which chapter this notebook is for (no kaibert metadata, "
                 "no NN_ file name, no exercise cells); pass --reference exercises/NN_topic.ipynb"
             )
+        exercise_path = reference_of_version(student, chapter)  # a stamped notebook: its own version's
+    if exercise_path is None:
         try:
             exercise_path = find_reference(chapter)
         except GradeError:
@@ -561,6 +564,7 @@ def grade(student_path: str | Path, exercise_path: str | Path | None = None, *, 
     exercises, errors = verdicts(graded, origin, records, stopped, strict)
     if all(v == "missing" for v in origin.values()) and origin:
         errors.insert(0, f"no answer cells of chapter {name} found: is this the right notebook?")
+    stamp = versions.notebook_version(student)
     return Grade(
         notebook=str(student_path),
         solution=str(exercise_path),
@@ -570,7 +574,30 @@ def grade(student_path: str | Path, exercise_path: str | Path | None = None, *, 
         seconds=round(time.monotonic() - start, 1),
         notes=notes,
         sandbox=mode,
+        version=stamp.name if stamp else "",
     )
+
+
+def reference_of_version(student, chapter: str) -> Path | None:
+    """The exercise notebook of the course version a stamped notebook was handed out from (issue 26).
+
+    None for an unstamped notebook, or where no course clone is at hand (a student's self-check:
+    the notebook's own check cells and references are then of its own version). A clone that
+    lacks the version stops grading (GradeError): never another version's exercises in silence.
+    """
+    if versions.notebook_version(student) is None:
+        return None
+    from kaibert.course.paths import CourseRootError, course_root
+
+    try:
+        root = course_root()
+    except CourseRootError:
+        return None
+    try:
+        path, _ = versions.reference_for(student, chapter, root)
+    except versions.VersionError as err:
+        raise GradeError(str(err)) from None
+    return path
 
 
 def _read_reference(path: Path):
@@ -629,6 +656,8 @@ def table(result: Grade) -> str:
         lines.append(f"notebook error: {error}")
     for note in result.notes:
         lines.append(f"note: {note}")
+    if result.version:
+        lines.append(f"note: course version {result.version} (the notebook's stamp)")
     if result.sandbox == sb.NONE:
         lines.append("note: graded without a sandbox (the notebook's code ran with the grader's rights)")
     if result.status == GRADING_ERROR:

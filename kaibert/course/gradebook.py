@@ -18,6 +18,13 @@ same command again grades only what is left (a submission whose file changed is 
 and ``--restart`` starts over. The CSVs are written whole or not at all (a temporary file, then
 a rename). A notebook that crashes its sandbox is a grading error on its own rows only.
 
+A notebook handed out by ``kaibert-assign`` carries its course version; it is graded against that
+version's exercise notebook, taken from the clone's git history (``kaibert.course.versions``), and
+the ``version`` column names it. A version the clone lacks stops the run before anything is graded.
+``--exercises DIR`` grades every notebook against DIR instead. ``--canvas EXPORT.csv`` also fills
+Canvas's exported gradebook (``kaibert.course.canvas``); ``--similarity`` writes the similarity
+report ``<out>_similarity.csv`` (``kaibert.course.similarity``).
+
 Which chapters are assigned: ``--chapters 01 03``, or else every chapter that at least half of
 the students handed in. Rows are sorted, so the result does not depend on the order of grading.
 
@@ -47,9 +54,10 @@ from pathlib import Path
 from kaibert.course import grade as grading
 from kaibert.course import notebooks as nbs
 from kaibert.course import sandbox as sb
+from kaibert.course import versions
 
 IGNORED = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
-COLUMNS = ["student", "exercise", "status", "passed", "points", "max_points", "flag", "message", "sandbox"]
+COLUMNS = ["student", "exercise", "status", "passed", "points", "max_points", "flag", "message", "sandbox", "version"]
 JOURNAL_VERSION = 1
 GRADED, NOT_GRADED = "graded", "not graded"
 
@@ -65,10 +73,11 @@ class Row:
     flag: str = ""        # "", "zero" or "review": what the audit of the answer cells found
     status: str = GRADED  # GRADED, NOT_GRADED (nothing to grade) or grading.GRADING_ERROR
     sandbox: str = ""     # what the class was graded in: "bwrap", or "none" (--no-sandbox)
+    version: str = ""     # the course version the notebook was handed out from ("" when unstamped)
 
     def csv(self) -> list:
         return [self.student, self.exercise, self.status, "yes" if self.passed else "no",
-                f"{self.points:g}", f"{self.max_points:g}", self.flag, self.message, self.sandbox]
+                f"{self.points:g}", f"{self.max_points:g}", self.flag, self.message, self.sandbox, self.version]
 
 
 @dataclass
@@ -302,12 +311,7 @@ def grade_class(folder: Path, chapters: list[str] | None = None, references_dir:
     log(f"{len(entries)} submissions; chapters graded: {', '.join(chapters) or 'none found'}; "
         + ("each notebook in a bubblewrap sandbox" if sandbox == sb.BWRAP_MODE else "WITHOUT a sandbox (--no-sandbox)"))
 
-    todo = []
-    for name, found in surveys.items():
-        for ch in chapters:
-            mine = [f for f in found if f.chapter == ch and not f.problem]
-            if mine:
-                todo.append((name, mine[0].path, available[ch]))
+    todo, stamps = by_version(surveys, chapters, available, references_dir is None)
     settings = {"chapters": chapters, "references": sorted(str(p) for p in available.values()),
                 "timeout": timeout, "strict": strict, "kernel": kernel, "sandbox": sandbox,
                 "limits": {k: v for k, v in vars(limits).items()}}
@@ -344,8 +348,48 @@ def grade_class(folder: Path, chapters: list[str] | None = None, references_dir:
     rows = []
     for name, entry in entries.items():
         rows += rows_for(name, entry, surveys[name], chapters, available, graded, folder)
-    rows = [dataclasses.replace(r, sandbox=sandbox) for r in rows]
+    rows = [dataclasses.replace(r, sandbox=sandbox, version=stamps.get((r.student, r.exercise[:2]), ""))
+            for r in rows]
     return sorted(rows, key=lambda r: (r.student, nbs.natural_key(r.exercise), r.message))
+
+
+def by_version(surveys: dict[str, list[Found]], chapters: list[str], available: dict[str, Path],
+               own_versions: bool) -> tuple[list[tuple[str, Path, Path]], dict[tuple[str, str], str]]:
+    """The notebooks to grade, each with its reference: the exercise notebook of the course version
+    it was handed out from when ``own_versions`` (issue 26), else the chapter's in ``available``.
+
+    Returns the jobs (student, notebook, reference) and, per (student, chapter), the version's name.
+    Stops (SystemExit) before anything is graded when some version is not in the clone.
+    """
+    root = None
+    if own_versions:
+        from kaibert.course.paths import CourseRootError, course_root
+
+        try:
+            root = course_root()
+        except CourseRootError:
+            root = None
+    todo, stamps, missing = [], {}, []
+    for name, found in surveys.items():
+        for ch in chapters:
+            mine = [f for f in found if f.chapter == ch and not f.problem]
+            if not mine:
+                continue
+            reference = available[ch]
+            nb = nbs.read(mine[0].path)
+            stamp = versions.notebook_version(nb)
+            if stamp is not None:
+                stamps[(name, ch)] = stamp.name
+                if own_versions:
+                    try:
+                        reference = versions.reference_for(nb, ch, root)[0] or reference
+                    except versions.VersionError as err:
+                        missing.append(f"{name} ({mine[0].path.name}): {err}")
+            todo.append((name, mine[0].path, reference))
+    if missing:
+        raise SystemExit(f"{len(missing)} notebook(s) were handed out from a course version that cannot be had, "
+                         "so nothing was graded:\n  " + "\n  ".join(missing))
+    return todo, stamps
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -494,6 +538,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restart", action="store_true", help="forget the journal and grade everything again")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep every notebook as it ran, outputs and all, in this folder (one folder per student)")
+    parser.add_argument("--canvas", type=Path, default=None, metavar="EXPORT.csv",
+                        help="also fill this gradebook exported from Canvas: writes <out>_canvas.csv to import")
+    parser.add_argument("--canvas-assignment", default=None, metavar="NAME",
+                        help="the Canvas assignment column to fill (part of its name; needed when the export has several)")
+    parser.add_argument("--similarity", action="store_true",
+                        help="also write <out>_similarity.csv: pairs of students with unusually alike answers, to look at")
     grading.add_sandbox_arguments(parser, default=sb.BWRAP_MODE)
     args = parser.parse_args(argv)
     if args.sandbox == "auto":
@@ -521,12 +571,41 @@ def main(argv: list[str] | None = None) -> int:
         for student in sorted({r.student for r in rows}):
             (args.feedback_dir / f"{safe_name(student)}.md").write_text(feedback_markdown(student, rows), encoding="utf-8")
         print(f"wrote feedback for {len({r.student for r in rows})} students to {args.feedback_dir}/")
+    status = lms_outputs(args, rows)
     failed = grading_errors(rows)
     if failed:
         print(f"GRADING ERRORS: the machinery failed on the notebooks of {', '.join(failed)}; nothing of "
               "theirs was judged. Grade them again (exit status 3).")
         return 3
-    return 0
+    return status
+
+
+def lms_outputs(args, rows: list[Row]) -> int:
+    """--canvas and --similarity, after the gradebook is written; 2 when the Canvas export is unusable."""
+    status = 0
+    if args.canvas:
+        from kaibert.course import canvas
+
+        points, max_points = canvas.points_from_rows(rows)
+        out = args.out.with_name(f"{args.out.stem}_canvas.csv")
+        try:
+            print(canvas.fill(args.canvas, points, max_points, out, args.canvas_assignment).summary())
+        except canvas.CanvasError as err:
+            print(f"--canvas: {err}", file=sys.stderr)
+            status = 2
+    if args.similarity:
+        from kaibert.course import similarity
+
+        entries = students(args.submissions)
+        notebooks = {name: [f.path for f in survey(entry) if f.chapter and not f.problem]
+                     for name, entry in entries.items()}
+        folders = [args.references] if args.references else grading.reference_folders()
+        exercise_notebooks = [p for folder in folders for p in nbs.iter_notebooks(folder)]
+        out = args.out.with_name(f"{args.out.stem}_similarity.csv")
+        found = similarity.report(notebooks, exercise_notebooks, out)
+        print(f"wrote {out}: {len(found)} pair(s) of students whose answers are unusually alike "
+              "(a prompt to look, never a verdict)")
+    return status
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from kaibert import run as krun
 from kaibert.finetune import tasks
 from kaibert.finetune.config import FinetuneConfig, config_from_dict, load_config
 from kaibert.finetune.metrics import confusion_matrix, evaluate, metrics_from_confusion
-from kaibert.finetune.task import Task, get_task
+from kaibert.finetune.task import get_task
 from kaibert.run import ConfigError, FixedBatches, StepBatches, read_metrics
 from kaibert.run.cli import command
 
@@ -111,83 +111,13 @@ def freeze(model, embeddings: bool = False, layers: int = 0) -> int:
     return frozen
 
 
-def _lightning():
-    try:
-        import pytorch_lightning as pl
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError("fine-tuning with Lightning needs `pip install pytorch-lightning` "
-                          "(or `pip install kaibert[train]`)") from err
-    return pl
-
-
 def make_module(model, learning_rate: float, weight_decay: float, schedule: str, warmup_steps: int,
                 total_steps: int, log_every_steps: int = 10):
-    """The model with its optimizer and schedule as a LightningModule (a ``kaibert.run.RunModule``).
+    """The model with its optimizer and schedule as a LightningModule (``FinetuneModule``)."""
+    from kaibert.finetune.module import FinetuneModule
 
-    Logged steps count finished optimizer steps (1 after the first), read from the trainer's
-    global step, which a resumed run restores exactly.
-    """
-    _lightning()
-    from kaibert.run.module import RunModule
-    from kaibert.schedules import make_scheduler
-    from kaibert.train import make_optimizer
-
-    class FinetuneModule(RunModule):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def training_step(self, batch, batch_idx):
-            loss = self.model(**batch).loss
-            self.log("train_loss", loss, prog_bar=True, logger=False)
-            done = self.trainer.global_step + 1
-            if self.logger is not None and (done % log_every_steps == 0 or done == total_steps):
-                lr = self.optimizers().param_groups[0]["lr"]
-                self.logger.log_metrics({"train_loss": loss.item(), "lr": lr}, step=done)
-            return loss
-
-        def configure_optimizers(self):
-            optimizer = make_optimizer(self.model, learning_rate, weight_decay)
-            scheduler = make_scheduler(optimizer, schedule, warmup_steps, total_steps)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    return FinetuneModule()
-
-
-def validate_and_keep_best(task: Task, val_loader, num_labels: int, every: int, total_steps: int,
-                           ckpt_dir: Path):
-    """A callback: every `every` finished steps, validate, log, keep the best model and the last.
-
-    Counted in optimizer steps (the global step), so a resumed run validates at the same steps
-    as an uninterrupted one and keeps the same best model.
-    """
-    pl = _lightning()
-
-    class ValidateAndKeepBest(pl.Callback):
-        def __init__(self):
-            self.best_score, self.best_step = -math.inf, None
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            step = trainer.global_step
-            if step % every and step != total_steps:
-                return
-            scores = task.evaluate(pl_module.model, val_loader, num_labels)
-            trainer.logger.log_metrics({f"val_{k}": scores[k] for k in task.logged}, step=step)
-            pl_module.log(f"val_{task.metric}", scores[task.metric], prog_bar=True, logger=False)
-            if scores[task.metric] > self.best_score:
-                self.best_score, self.best_step = scores[task.metric], step
-                trainer.save_checkpoint(ckpt_dir / "best.ckpt", weights_only=False)
-            trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)
-
-        def state_dict(self):
-            return {"best_score": self.best_score, "best_step": self.best_step}
-
-        def load_state_dict(self, state):
-            # checkpoints written before tasks had their own metric called it best_accuracy
-            self.best_score = state.get("best_score", state.get("best_accuracy"))
-            self.best_step = state["best_step"]
-
-    return ValidateAndKeepBest()
+    return FinetuneModule(model, learning_rate, weight_decay, schedule, warmup_steps, total_steps,
+                          log_every_steps)
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -199,7 +129,10 @@ def _sample(data, n: int | None, seed: int):
 
 def run(c: FinetuneConfig, resume: str | bool | None = None, callbacks: list | None = None) -> dict:
     """Fine-tune as the config says; return the results (also written to results.json)."""
-    _lightning()
+    import pytorch_lightning as pl
+
+    from kaibert.finetune.module import ValidateAndKeepBest
+
     c.check()
     task = get_task(c.task)
     out = Path(c.output_dir)
@@ -227,7 +160,7 @@ def run(c: FinetuneConfig, resume: str | bool | None = None, callbacks: list | N
     total_steps = c.max_steps or max(1, math.ceil(c.epochs * steps_per_epoch))
     warmup_steps = int(c.warmup_fraction * total_steps)
 
-    _lightning().seed_everything(c.seed, workers=True, verbose=False)
+    pl.seed_everything(c.seed, workers=True, verbose=False)
     model = build_model(task.head(), c, folder, names)
     frozen = freeze(model, c.freeze_embeddings, c.freeze_layers)
     module = make_module(model, c.learning_rate, c.weight_decay, c.schedule, warmup_steps, total_steps,
@@ -237,7 +170,7 @@ def run(c: FinetuneConfig, resume: str | bool | None = None, callbacks: list | N
     (out / "config.json").write_text(json.dumps(c.to_dict(), indent=2) + "\n")
     train_loader = TaskBatches(encoded["train"], c.batch_size, total_steps, c.seed, pad_id, task.collate)
     val_loader = fixed_batches(encoded["validation"], c.batch_size, pad_id, task.collate)
-    keeper = validate_and_keep_best(task, val_loader, len(names), c.val_every_steps, total_steps, ckpt_dir)
+    keeper = ValidateAndKeepBest(task, val_loader, len(names), c.val_every_steps, total_steps, ckpt_dir)
     trainer = krun.fit(
         module, train_loader, out, max_steps=total_steps, ckpt_path=ckpt_path,
         callbacks=[keeper] + (callbacks or []), precision=c.precision, accelerator=c.accelerator,
