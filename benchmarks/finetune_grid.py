@@ -1,6 +1,6 @@
 """What pre-training buys: fine-tune from random weights, from shakespeare-mini and from MiniLM.
 
-    python benchmarks/finetune_grid.py --out kaibert/finetune/pretraining_grid.json
+    python benchmarks/finetune_grid.py --out benchmarks/pretraining_grid.json
 
 The genre task (comedy / history / tragedy, split by play) at several numbers of labelled training
 passages. Every start gets the same budget at a given number of labels: the same optimizer steps,
@@ -44,7 +44,7 @@ SETTINGS = dict(task="genre", batch_size=16, max_length=72, learning_rate=1e-4, 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="kaibert/finetune/pretraining_grid.json")
+    parser.add_argument("--out", default="benchmarks/pretraining_grid.json")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--starts", nargs="*", default=list(STARTS), choices=list(STARTS))
     parser.add_argument("--labels", nargs="*", default=["100", "1000", "all"], choices=["100", "1000", "all"],

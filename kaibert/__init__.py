@@ -1,7 +1,7 @@
 """kaibert: BERT built from scratch, one module per chapter of the KAI-BERT course."""
 
 from kaibert.config import BertConfig
-from kaibert.finetune.heads import (
+from kaibert.heads import (
     BertForNextSentencePrediction,
     BertForPreTraining,
     BertForSequenceClassification,

@@ -34,8 +34,9 @@ class BertConfig:
     pad_token_id: int = 0
     # "eager" is the readable attention of chapter 03; "sdpa" calls PyTorch's fused kernel.
     attn_implementation: str = "eager"
-    # With labels, BertForMaskedLM scores only the labelled positions against the vocabulary
-    # (logits of shape (M, V)); False scores every position, as transformers does.
+    # sparse_prediction: whether BertForMaskedLM, given labels, scores only the labelled positions
+    # (logits of shape (M, V), M = labels that are not -100) instead of returning the full dense
+    # logits (B, T, V). Same loss, less work; False is what transformers' BERT does.
     sparse_prediction: bool = True
     # Chapter 10's task heads, named and stored in config.json as transformers does. The label
     # names default to LABEL_0, LABEL_1, ...; num_labels follows from them (2 if neither is given).

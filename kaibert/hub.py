@@ -1,7 +1,9 @@
 """Finding a checkpoint's files: in a local folder, or downloaded once from the Hugging Face hub.
 
-This module imports nothing else from kaibert, so that both the config (which needs config.json)
-and the weight loader in ``pretrained.py`` (which needs config.json and the weights) can use it.
+The one place that turns a folder or a hub name into files. The config (config.json), the weight
+loader in ``pretrained.py`` (the weights) and the tokenizer (vocab.txt or tokenizer.json) all ask
+it, so they accept the same names and fail with the same messages. It imports nothing else from
+kaibert, so that any of them can use it.
 """
 
 from __future__ import annotations
@@ -20,12 +22,23 @@ def resolve_file(folder_or_hub_name: str | Path, filename: str, required: bool =
             raise FileNotFoundError(f"The checkpoint folder {folder} has no {filename}.")
         return None
     name = str(folder_or_hub_name)
-    if folder.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+    if not is_hub_name(folder_or_hub_name):
         raise FileNotFoundError(
-            f"{name!r} is not a checkpoint folder. Pass the folder that holds config.json and "
-            "model.safetensors, or a Hugging Face hub name such as 'bert-base-uncased'."
+            f"{name!r} is not a checkpoint folder. Pass the folder that holds the model's files "
+            "(config.json, model.safetensors, vocab.txt), or a Hugging Face hub name such as "
+            "'bert-base-uncased'."
         )
     return _download(name, filename, required)
+
+
+def is_hub_name(name_or_path: str | Path) -> bool:
+    """Whether a name that is not a local folder should be looked up on the hub.
+
+    A path (absolute, starting with . or ~, an existing file, more than one /) is never sent
+    to the hub: it is a local folder that is missing, and saying so is the helpful error.
+    """
+    path, name = Path(name_or_path), str(name_or_path)
+    return not (path.exists() or path.is_absolute() or name.startswith((".", "/", "~")) or name.count("/") > 1)
 
 
 def _download(hub_name: str, filename: str, required: bool) -> Path | None:
@@ -53,6 +66,7 @@ def _download(hub_name: str, filename: str, required: bool) -> Path | None:
 def _hub_error(hub_name: str, filename: str, error: Exception) -> OSError:
     return OSError(
         f"{hub_name!r} is not a local folder, and fetching its {filename} from the Hugging Face hub "
-        f"failed ({type(error).__name__}). If you are offline, pass a local checkpoint folder instead, "
-        "for example kaibert.course.pretrained_bert_path(); otherwise check the model name."
+        f"failed ({type(error).__name__}). If you are offline, pass a local checkpoint folder instead "
+        "(for example kaibert.course.pretrained_bert_path()), or go online; otherwise check the "
+        "model name, or the path if you meant a local folder."
     )

@@ -13,6 +13,7 @@ from kaibert.layers import ACT2FN
 from kaibert.model import BertModel, init_weights
 from kaibert.outputs import MaskedLMOutput
 from kaibert.pretrained import PretrainedMixin
+from kaibert.tokenization import pad_batch
 
 
 class MLMHead(nn.Module):
@@ -41,9 +42,18 @@ class BertForMaskedLM(PretrainedMixin, nn.Module):
     """BERT with the MLM head: predicts the original token at every masked position.
 
     Without labels, ``logits`` scores every position: shape (B, T, V), as in ``transformers``.
-    With labels and ``config.sparse_prediction`` (the default), only the labelled positions are
-    scored: ``logits`` has shape (M, V), one row per label that is not -100, in row-major order
-    (``logits[i]`` belongs to ``labels[labels != -100][i]``); the loss is the same number.
+
+    With labels, ``config.sparse_prediction`` decides what is scored (ModernBERT's
+    ``sparse_prediction`` switch; NVIDIA's BERT recipe does the same):
+
+    - ``True`` (the default): only the labelled positions, about 15% of the tokens. ``logits`` has
+      shape (M, V), one row per label that is not -100, in row-major order: ``logits[i]`` belongs
+      to ``labels[labels != -100][i]``. The loss never reads the other positions, and scoring
+      them against the whole vocabulary is most of a small model's work;
+    - ``False``: every position, ``logits`` of shape (B, T, V), as ``transformers``' BERT returns.
+
+    The loss is the same number either way. This is the one place that switch lives: training
+    asks the model for its loss rather than scoring positions itself.
     """
 
     hf_architecture = "BertForMaskedLM"
@@ -78,15 +88,11 @@ class BertForMaskedLM(PretrainedMixin, nn.Module):
                 "give one label per token, -100 where no prediction is scored."
             )
         if self.config.sparse_prediction:
-            # Only the labelled positions (about 15%) are scored: the loss never reads the others,
-            # and scoring them against the whole vocabulary is most of a small model's work.
-            chosen = labels != -100  # (B, T)
-            logits = self.mlm_head(hidden[chosen])  # (M, V), M labelled tokens
-            loss = F.cross_entropy(logits, labels[chosen])
-        else:
-            logits = self.mlm_head(hidden)  # (B, T, V)
-            # Only masked positions carry a label; -100 everywhere else is skipped by the loss.
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
+            chosen = labels != -100                            # (B, T): the positions to predict
+            hidden, labels = hidden[chosen], labels[chosen]    # (M, H), (M,): the others are dropped
+        logits = self.mlm_head(hidden)                         # (M, V) sparse, or (B, T, V)
+        # Cross-entropy over the labelled positions; -100 (no prediction scored) is skipped.
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
         return MaskedLMOutput(logits=logits, loss=loss, hidden_states=out.hidden_states, attentions=out.attentions)
 
 
@@ -120,6 +126,11 @@ def mask_tokens(
     return masked, labels
 
 
+def _as_list(ids) -> list[int]:
+    """Token ids as a plain list, from a list or a 1-D tensor."""
+    return ids.tolist() if hasattr(ids, "tolist") else list(ids)
+
+
 class MaskingCollator:
     """Pads a list of examples to the longest one (dynamic padding), then masks them.
 
@@ -151,19 +162,14 @@ class MaskingCollator:
     def pad(self, examples: list) -> dict[str, Tensor]:
         if not examples:
             raise ValueError("MaskingCollator got an empty batch.")
-        rows = [ex if isinstance(ex, dict) else {"input_ids": ex} for ex in examples]
-        T = max(len(r["input_ids"]) for r in rows)
-        B = len(rows)
-        input_ids = torch.full((B, T), self.pad_token_id, dtype=torch.long)
-        token_type_ids = torch.zeros((B, T), dtype=torch.long)
-        attention_mask = torch.zeros((B, T), dtype=torch.long)
-        for i, r in enumerate(rows):
-            n = len(r["input_ids"])
-            input_ids[i, :n] = torch.as_tensor(r["input_ids"], dtype=torch.long)
-            if r.get("token_type_ids") is not None:
-                token_type_ids[i, :n] = torch.as_tensor(r["token_type_ids"], dtype=torch.long)
-            attention_mask[i, :n] = 1
-        return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}
+        rows = []
+        for ex in examples:  # a dict of token lists, or just the token ids
+            ids = _as_list(ex["input_ids"] if isinstance(ex, dict) else ex)
+            types = ex.get("token_type_ids") if isinstance(ex, dict) else None
+            rows.append({"input_ids": ids, "token_type_ids": [0] * len(ids) if types is None else _as_list(types),
+                         "attention_mask": [1] * len(ids)})
+        padded = pad_batch(rows, self.pad_token_id)  # kaibert.tokenization's one padding helper
+        return {key: torch.tensor(value, dtype=torch.long) for key, value in padded.items()}  # (B, T) each
 
     def __call__(self, examples: list) -> dict[str, Tensor]:
         batch = self.pad(examples)  # (B, T) each

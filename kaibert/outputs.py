@@ -27,7 +27,32 @@ class BertModelOutput(_Output):
 
 @dataclass
 class MaskedLMOutput(_Output):
-    logits: Tensor  # (B, T, V)
+    logits: Tensor  # (B, T, V); with labels and config.sparse_prediction, (M, V): labelled positions only
     loss: Tensor | None = None  # scalar: cross-entropy over positions whose label is not -100
+    hidden_states: tuple[Tensor, ...] | None = None
+    attentions: tuple[Tensor, ...] | None = None
+
+
+@dataclass
+class SequenceClassifierOutput(_Output):
+    logits: Tensor  # (B, num_labels)
+    loss: Tensor | None = None  # scalar
+    hidden_states: tuple[Tensor, ...] | None = None
+    attentions: tuple[Tensor, ...] | None = None
+
+
+@dataclass
+class NextSentencePredictorOutput(_Output):
+    logits: Tensor  # (B, 2): column 0 "B follows A", column 1 "B is random"
+    loss: Tensor | None = None
+    hidden_states: tuple[Tensor, ...] | None = None
+    attentions: tuple[Tensor, ...] | None = None
+
+
+@dataclass
+class PreTrainingOutput(_Output):
+    prediction_logits: Tensor  # (B, T, V): MLM scores
+    seq_relationship_logits: Tensor  # (B, 2): NSP scores
+    loss: Tensor | None = None  # MLM loss + NSP loss
     hidden_states: tuple[Tensor, ...] | None = None
     attentions: tuple[Tensor, ...] | None = None

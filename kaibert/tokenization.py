@@ -29,6 +29,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+from kaibert.hub import resolve_file
+
 VOCAB_FILE = "vocab.txt"
 CONFIG_FILE = "tokenizer_config.json"
 TOKENIZER_JSON = "tokenizer.json"  # transformers 5 saves its vocabulary here, not in vocab.txt
@@ -86,6 +88,13 @@ def is_punctuation(char: str) -> bool:
     return unicodedata.category(char).startswith("P")
 
 
+# The CJK Unified Ideographs blocks, as (first, last) code points.
+CHINESE_CHAR_RANGES = [
+    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+]
+
+
 def is_chinese_char(char: str) -> bool:
     """Characters of the CJK Unified Ideographs blocks.
 
@@ -95,16 +104,7 @@ def is_chinese_char(char: str) -> bool:
     fifth range at 0x2B920 instead of 0x2B820, which only matters for very rare characters.)
     """
     cp = ord(char)
-    return (
-        0x4E00 <= cp <= 0x9FFF
-        or 0x3400 <= cp <= 0x4DBF
-        or 0x20000 <= cp <= 0x2A6DF
-        or 0x2A700 <= cp <= 0x2B73F
-        or 0x2B740 <= cp <= 0x2B81F
-        or 0x2B820 <= cp <= 0x2CEAF
-        or 0xF900 <= cp <= 0xFAFF
-        or 0x2F800 <= cp <= 0x2FA1F
-    )
+    return any(lo <= cp <= hi for lo, hi in CHINESE_CHAR_RANGES)
 
 
 def clean_text(text: str) -> str:
@@ -128,7 +128,8 @@ def remove_accents(text: str) -> str:
     Unicode normal form NFD writes "é" as two characters, "e" followed by a combining acute
     accent (category Mn, "mark, non-spacing"). Dropping the Mn characters leaves the bare letters.
     """
-    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
 
 
 def lower_case(text: str) -> str:
@@ -219,7 +220,7 @@ def wordpiece_tokenize(
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. Fitting sequences into a length budget
+# 3. Fitting sequences into a length budget, and padding them to one length
 # ---------------------------------------------------------------------------------------------
 
 
@@ -237,6 +238,22 @@ def truncate_pair(first: list[int], second: list[int], budget: int) -> tuple[lis
         return first[:keep_first], second[: budget - keep_first]
     keep_second = min(len(second), budget // 2)
     return first[: budget - keep_second], second[:keep_second]
+
+
+def pad_batch(rows: list[dict[str, list[int]]], pad_token_id: int = 0,
+              length: int | None = None) -> dict[str, list[list[int]]]:
+    """Pad every row on the right to ``length`` (default: the longest row).
+
+    [PAD] ids, segment 0 and attention mask 0, so attention ignores the padding. The one padding
+    helper: the tokenizer, the masking collator and the fine-tuning batches all use it; wrap the
+    result in ``torch.tensor`` for (B, T) tensors.
+    """
+    if length is None:
+        length = max(len(row["input_ids"]) for row in rows)
+    batch = {}
+    for key, pad_value in [("input_ids", pad_token_id), ("token_type_ids", 0), ("attention_mask", 0)]:
+        batch[key] = [row[key] + [pad_value] * (length - len(row[key])) for row in rows]
+    return batch
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,26 +384,28 @@ class BertTokenizer:
         override what the config file says. A folder that ``transformers`` saved holds
         ``tokenizer.json`` instead of ``vocab.txt``: its vocabulary is read from there.
         """
-        folder = Path(name_or_path)
-        if folder.is_dir():
-            files = {name: folder / name for name in TOKENIZER_FILES if (folder / name).is_file()}
-        elif folder.is_absolute() or str(name_or_path).startswith((".", "~")) or folder.is_file():
-            raise FileNotFoundError(
-                f"{name_or_path} is not a folder. Pass a folder that holds {VOCAB_FILE} "
-                "(for example kaibert.course.pretrained_bert_path())."
-            )
-        else:
-            files = _download_from_hub(str(name_or_path))
+        files = {}
+        for filename in TOKENIZER_FILES:  # from the folder, or from the hub (kaibert.hub)
+            if filename == TOKENIZER_JSON and VOCAB_FILE in files:
+                continue  # vocab.txt is enough
+            path = resolve_file(name_or_path, filename, required=False)
+            if path is not None:
+                files[filename] = path
 
         if VOCAB_FILE in files:
             vocab = load_vocab(files[VOCAB_FILE])
         elif TOKENIZER_JSON in files:
             vocab = load_vocab_from_tokenizer_json(files[TOKENIZER_JSON])
-        else:
-            found = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
+        elif Path(name_or_path).is_dir():
+            found = ", ".join(sorted(p.name for p in Path(name_or_path).iterdir())[:10]) or "nothing"
             raise FileNotFoundError(
-                f"No {VOCAB_FILE} in {folder} (found: {found}). A BERT tokenizer folder needs "
+                f"No {VOCAB_FILE} in {name_or_path} (found: {found}). A BERT tokenizer folder needs "
                 f"{VOCAB_FILE}, one token per line; save one with tokenizer.save_pretrained(folder)."
+            )
+        else:
+            raise FileNotFoundError(
+                f"{name_or_path!r} on the Hugging Face hub has neither {VOCAB_FILE} nor {TOKENIZER_JSON}: "
+                "it is not a BERT tokenizer. Pick a BERT model, such as bert-base-uncased."
             )
         config = {}
         if CONFIG_FILE in files:
@@ -571,9 +590,9 @@ class BertTokenizer:
             example["attention_mask"] = [1] * len(example["input_ids"])  # 1 = a real token
         length = self._padding_length(padding, max_length, encoded)
         if length is not None:
-            for example in encoded:
-                self._pad(example, length)
-        out = {key: [example[key] for example in encoded] for key in MODEL_INPUTS}
+            out = pad_batch(encoded, self.pad_token_id, length)
+        else:
+            out = {key: [example[key] for example in encoded] for key in MODEL_INPUTS}
         if return_tensors is not None:
             return _to_tensors(out, return_tensors)
         return {key: rows[0] for key, rows in out.items()} if single else out
@@ -586,14 +605,6 @@ class BertTokenizer:
         if mode == "max_length":
             return self.model_max_length if max_length is None else max_length
         return max(len(example["input_ids"]) for example in encoded)
-
-    def _pad(self, example: dict, length: int) -> None:
-        """Pad on the right: [PAD] ids, segment 0, attention mask 0 (so attention ignores them)."""
-        missing = length - len(example["input_ids"])
-        if missing > 0:
-            example["input_ids"] += [self.pad_token_id] * missing
-            example["token_type_ids"] += [0] * missing
-            example["attention_mask"] += [0] * missing
 
     # --- ids -> text ------------------------------------------------------------------------
 
@@ -722,42 +733,3 @@ def _to_tensors(out: dict, return_tensors: str) -> dict:
     import torch  # only here: the rest of the tokenizer is plain Python
 
     return {key: torch.tensor(value, dtype=torch.long) for key, value in out.items()}
-
-
-def _download_from_hub(name: str) -> dict[str, str]:
-    """Fetch the tokenizer files a hub model has: ``vocab.txt`` or ``tokenizer.json``, and config."""
-    try:
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.utils import EntryNotFoundError, LocalEntryNotFoundError
-    except ImportError as err:
-        raise ImportError(
-            f"{name!r} is not a local folder, and loading from the Hugging Face hub needs the "
-            "huggingface_hub package: `pip install huggingface_hub`, or pass a local folder."
-        ) from err
-    files = {}
-    for filename in TOKENIZER_FILES:
-        if filename == TOKENIZER_JSON and VOCAB_FILE in files:
-            continue  # vocab.txt is enough
-        try:
-            files[filename] = hf_hub_download(name, filename)
-        except EntryNotFoundError as err:
-            if isinstance(err, LocalEntryNotFoundError):  # offline, and not in the local cache
-                raise _hub_error(name, err) from err
-            # otherwise the model just has no such file: try the next one
-        except Exception as err:  # no network, unknown name, private model, ...
-            raise _hub_error(name, err) from err
-    if VOCAB_FILE not in files and TOKENIZER_JSON not in files:
-        raise FileNotFoundError(
-            f"{name!r} on the Hugging Face hub has neither {VOCAB_FILE} nor {TOKENIZER_JSON}: "
-            "it is not a BERT tokenizer. Pick a BERT model, such as bert-base-uncased."
-        )
-    return files
-
-
-def _hub_error(name: str, err: Exception) -> OSError:
-    return OSError(
-        f"Could not get the tokenizer of {name!r} from the Hugging Face hub ({type(err).__name__}). "
-        f"If you are offline, pass a local folder that holds {VOCAB_FILE} instead (for example "
-        "kaibert.course.pretrained_bert_path()), or go online; if you meant a local folder, check "
-        "the path."
-    )

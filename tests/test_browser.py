@@ -85,7 +85,10 @@ class Visit:
     def state(self) -> dict:
         return self.page.evaluate(
             """() => ({
-              images: [...document.images].map(i => ({src: i.currentSrc, ok: i.complete && i.naturalWidth > 0})),
+              images: [...document.images].map(i => ({src: i.currentSrc, ok: i.complete && i.naturalWidth > 0,
+                                                       alt: i.getAttribute('alt') || ''})),
+              binder: [...document.querySelectorAll('a[href*="mybinder.org"]')].map(a => a.href),
+              selfcheck: document.querySelectorAll('.kaibert-selfcheck[data-ready] .ks-question').length,
               views: [...document.querySelectorAll('div[id^="bertviz-"]')].map(d => ({
                   id: d.id, drawn: d.querySelectorAll('svg line, svg rect, svg text').length})),
               colab: [...document.querySelectorAll('a[href*="colab.research.google.com"]')].map(a => a.href),
@@ -123,7 +126,14 @@ def check_page(browser, base: str, path: str, colab_target: str) -> dict:
 def test_chapter_page_renders_offline(browser, built_site, topic):  # noqa: F811
     with serve(built_site) as base:
         state = check_page(browser, base, f"chapters/{topic}.html", f"chapters/{topic}.ipynb")
-        assert [i for i in state["images"] if i["src"].endswith(".png")], f"chapter {topic} shows no figure"
+        figures = [i for i in state["images"] if i["src"].endswith(".png")]
+        assert figures, f"chapter {topic} shows no figure"
+        # alt text that says what the figure shows, not a file name
+        bad = [i["src"].rsplit("/", 1)[-1] for i in figures if len(i["alt"].split()) < 8 or i["alt"].endswith(".png")]
+        assert bad == [], f"chapter {topic}: figures without alt text {bad}"
+        assert state["binder"] and all("mybinder.org/v2/gh/kai-bert/kai-bert/main" in b for b in state["binder"]), (
+            f"chapter {topic}: Binder launch link {state['binder']}")
+        assert 3 <= state["selfcheck"] <= 5, f"chapter {topic}: the self-check did not come up ({state['selfcheck']})"
         if topic == "04_multi_head_attention":
             assert state["views"], "chapter 04 shows no bertviz view"
         check_page(browser, base, f"exercises/{topic}.html", f"exercises/{topic}.ipynb")
@@ -140,6 +150,30 @@ def test_book_pages_render_offline(browser, built_site):  # noqa: F811
                     path, visit.errors, visit.failed, visit.outside)
             finally:
                 visit.close()
+
+
+@pytest.mark.slow
+def test_self_check_works_on_a_chapter_page(browser, built_site):  # noqa: F811
+    """On the built site, under the chapter's own *Self-check* heading, answers get feedback."""
+    from kaibert.course import selfcheck
+
+    with serve(built_site) as base:
+        visit = Visit(browser, base + "chapters/05_encoder_layer.html", base)
+        try:
+            page = visit.page
+            assert page.locator("section#self-check h2").inner_text().startswith("Self-check")
+            assert page.locator("section#self-check .kaibert-selfcheck").count() == 1
+            assert page.locator("section#self-check .cell_input").count() == 0, "the call itself is hidden"
+            questions = selfcheck.load("05")
+            q = next(i for i, q in enumerate(questions, 1) if q.kind == "number")
+            assert answer_number(page, q, "12").startswith("✗ Not quite.")
+            assert answer_number(page, q, f"{questions[q - 1].number:,.0f}").startswith("✓ Right.")
+            c = next(i for i, q in enumerate(questions, 1) if q.kind == "choice")
+            right = next(ch.answer for ch in questions[c - 1].choices if ch.correct)
+            assert answer_choice(page, c, right).startswith("✓ Right.")
+            assert visit.errors == [] and visit.outside == []
+        finally:
+            visit.close()
 
 
 def test_attention_view_draws_and_responds_offline(browser, tmp_path):
@@ -173,3 +207,59 @@ def test_attention_view_draws_and_responds_offline(browser, tmp_path):
         finally:
             visit.close()
 
+
+
+def answer_choice(page, question: int, text: str) -> str:
+    """Click the choice with this text in question ``question`` (1-based); returns the feedback."""
+    item = page.locator(".ks-question").nth(question - 1)
+    item.locator(".ks-choice", has_text=text).click()
+    return item.locator(".ks-feedback").inner_text()
+
+
+def answer_number(page, question: int, typed: str) -> str:
+    item = page.locator(".ks-question").nth(question - 1)
+    item.locator(".ks-input").fill(typed)
+    item.locator(".ks-check").click()
+    return item.locator(".ks-feedback").inner_text()
+
+
+def test_self_check_answers_right_and_says_why_when_wrong(browser, tmp_path):
+    """Chapter 03's self-check, saved as a page: every kind of answer gets the feedback it should."""
+    from kaibert.course import selfcheck
+
+    questions = selfcheck.load("03")
+    selfcheck.show("03").save(tmp_path / "selfcheck.html")
+    with serve(tmp_path) as base:
+        visit = Visit(browser, base + "selfcheck.html", base)
+        try:
+            page = visit.page
+            assert page.locator(".ks-question").count() == len(questions)
+            for number, q in enumerate(questions, 1):
+                if q.kind == "choice":
+                    wrong = next(c for c in q.choices if not c.correct)
+                    said = answer_choice(page, number, wrong.answer)
+                    assert said.startswith("✗ Not quite.") and wrong.why.split("`")[0][:40] in said, said
+                    right = next(c for c in q.choices if c.correct)
+                    said = answer_choice(page, number, right.answer)
+                    assert said.startswith("✓ Right.") and right.why.split("`")[0][:40] in said, said
+                else:
+                    said = answer_number(page, number, "-12345")
+                    assert said.startswith("✗ Not quite.") and q.hint.split("`")[0][:30] in said, said
+                    item = page.locator(".ks-question").nth(number - 1)
+                    assert item.locator(".ks-reveal").is_visible()
+                    for m in q.mistakes:  # a typical wrong number gets its own explanation
+                        said = answer_number(page, number, f"{m.number:g}")
+                        assert said.startswith("✗ Not quite.") and m.why.split("`")[0][:30] in said, said
+                    said = answer_number(page, number, "one half")
+                    assert said.startswith("Type a number"), said
+                    said = answer_number(page, number, f"{q.number:g}")
+                    assert said.startswith("✓ Right.") and q.why.split("`")[0][:30] in said, said
+            # 1/8 is accepted for 0.125, and the answer can be shown after a wrong try
+            assert answer_number(page, 1, "1/8").startswith("✓ Right.")
+            answer_number(page, 1, "8")
+            page.locator(".ks-question").nth(0).locator(".ks-reveal").click()
+            assert page.locator(".ks-question").nth(0).locator(".ks-feedback").inner_text().startswith(
+                "The answer is 0.125.")
+            assert visit.errors == [] and visit.failed == [] and visit.outside == []
+        finally:
+            visit.close()

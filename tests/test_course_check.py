@@ -115,3 +115,48 @@ def test_installed_references_are_readable():
     refs = check_module._references()
     assert isinstance(refs, dict)
     assert all(isinstance(v, list) for v in refs.values())
+
+
+# --- a handed-out notebook of another course version than the installed kaibert (issue 26) ----------
+
+
+def declared(commit, tag=None):
+    from kaibert.course import versions
+
+    return {versions.ENV: versions.env_value(versions.Version(commit, tag), "someone/fork")}
+
+
+def test_a_version_mismatch_is_said_with_the_one_install_line(monkeypatch):
+    from kaibert.course import versions
+
+    installed = versions.Version("b" * 40)
+    message = check_module.version_mismatch(declared("a" * 40, "course-2026.1"), installed)
+    assert message.splitlines()[0] == (f"check: this notebook is course version course-2026.1 ({'a' * 12}), "
+                                       f"but the installed kaibert is commit {'b' * 12}.")
+    assert message.splitlines()[-1] == (
+        'check:   pip install "kaibert[course,train] @ git+https://github.com/someone/fork@course-2026.1"')
+    assert all(line.startswith("check:") for line in message.splitlines())  # sanitised away when grading
+    assert check_module.version_mismatch(declared("b" * 12), installed) is None  # the same commit
+    assert check_module.version_mismatch({}, installed) is None  # a notebook that declares nothing
+    monkeypatch.setattr(check_module, "_installed", lambda: None)
+    assert check_module.version_mismatch(declared("a" * 40)) is None  # nothing records the install
+
+
+def test_check_says_the_mismatch_once_and_compares_nothing(monkeypatch, capsys):
+    from kaibert.course import versions
+
+    for name, value in declared("a" * 40).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(check_module, "_installed", lambda: versions.Version("b" * 40))
+    monkeypatch.setattr(check_module, "_mismatch_said", False)
+    monkeypatch.setattr(check_module, "_references", lambda: REFS)
+    check("03.2", shape=(2, 5), mean=0.5)
+    check("03.2", shape=(2, 5), mean=0.5)
+    out = capsys.readouterr().out.splitlines()
+    assert out.count("[03.2] mean: 0.5") == 2  # the summary lines are printed as always
+    assert sum("this notebook is course version" in line for line in out) == 1
+    assert not any("differs" in line for line in out)
+    assert out[-1] == "check: exercise 03.2 not compared: the installed kaibert is another course version (see the first check)"
+    monkeypatch.delenv(versions.ENV)
+    check("03.2", shape=(2, 5), mean=0.5)  # no version declared: the usual feedback
+    assert "differs from the reference in 1 value" in capsys.readouterr().out

@@ -137,7 +137,7 @@ def test_cli_and_classify_print_labels_with_probabilities(setup, tmp_path, capsy
 
 
 def test_config_errors_name_the_key(tmp_path):
-    with pytest.raises(engine.ConfigError, match="unknown config key 'learning_rat'. Did you mean 'learning_rate'"):
+    with pytest.raises(engine.ConfigError, match="unknown key 'learning_rat'. Did you mean 'learning_rate'"):
         engine.config_from_dict({"learning_rat": 1e-4})
     with pytest.raises(engine.ConfigError, match="'task' = 'sentiment' is impossible"):
         engine.config_from_dict({"task": "sentiment"})
@@ -163,3 +163,38 @@ def test_macro_f1_and_confusion_matrix_by_hand():
     never = engine.metrics_from_confusion(engine.confusion_matrix(torch.zeros(4, dtype=torch.long),
                                                                   torch.tensor([0, 0, 1, 1]), 2))
     assert never["accuracy"] == 0.5 and abs(never["macro_f1"] - (2 / 3) / 2) < 1e-9
+
+
+@pytest.mark.slow
+def test_sigterm_stops_fine_tuning_like_training_and_resume_finishes_it(setup, tmp_path):
+    """The run layer's stop: exit status 143, the step, the resume command; every step logged once."""
+    import re
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    steps = 300
+    out = setup[0] / "term"
+    path = tmp_path / "term.yaml"
+    path.write_text(yaml.safe_dump(make_config(setup, "term", max_steps=steps, val_every_steps=20).to_dict()))
+    command = [sys.executable, "-m", "kaibert.finetune", "--config", str(path)]
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 600
+    while not (out / "checkpoints" / "last.ckpt").is_file() and time.time() < deadline and job.poll() is None:
+        time.sleep(0.1)
+    job.send_signal(signal.SIGTERM)
+    _, err = job.communicate(timeout=600)
+    assert job.returncode == 143, err
+    stopped = int(re.search(r"kaibert-finetune: stopped by SIGTERM after step (\d+)", err).group(1))
+    assert 20 <= stopped < steps and not (out / "results.json").exists()
+    assert (out / "checkpoints" / "interrupted.ckpt").is_file()
+    resume = err.strip().splitlines()[-1].strip()
+    assert resume == shlex.join(command + ["--resume"])
+    done = subprocess.run(shlex.split(resume), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "results.json").read_text())["steps"] == steps
+    metrics = engine.read_metrics(out)
+    logged = metrics["step"][metrics["train_loss"].notna()].tolist()
+    assert logged == list(range(1, steps + 1))          # every step once, across the two sessions

@@ -185,3 +185,22 @@ def test_views_of_the_pretrained_model(minilm_path):
         assert weights.shape == (6, 12, len(tokens), len(tokens))  # MiniLM: 6 layers, 12 heads
         assert torch.allclose(weights.sum(-1), torch.ones(6, 12, len(tokens), dtype=torch.float64), atol=1e-3)
         assert params["attention"][0]["left_text"] == tokens and fetched_urls(html) == []
+
+
+def test_the_libraries_are_one_marked_script_that_the_site_can_swap_for_its_static_copy():
+    """The book's build cuts the marked script out of each view and loads library_script() once."""
+    import sys
+    from pathlib import Path
+
+    from kaibert.course.viz import LIBRARIES_TAG, library_script
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+    from kaibert_site import _LIBRARIES
+
+    html = head_view(attentions(), TOKENS).data + model_view(attentions(), TOKENS).data
+    assert html.count(LIBRARIES_TAG) == 2
+    assert html.count(library_script()) == 2
+    stripped = _LIBRARIES.sub("", html)
+    assert LIBRARIES_TAG not in stripped and "window.kaibertViz.jquery" in stripped
+    assert len(html) - len(stripped) >= 2 * len(library_script())
+    assert stripped.count("<script") == stripped.count("</script>") == 2  # each view keeps its drawing code

@@ -11,6 +11,11 @@ summary matches the stored reference, naming every value that differs. They are 
 in Colab, where the grader cannot run; grading removes them, so they never decide a grade. The
 feedback and the grader use the same comparison, so they agree.
 
+A handed-out notebook declares the course version it was made from (its first cell sets
+``KAIBERT_NOTEBOOK_VERSION``, see ``kaibert.course.versions``). When the installed kaibert is of
+another version, its stored references may not be this notebook's, so `check` says so once, with
+the one line that installs the right version, and then compares nothing it cannot vouch for.
+
 The summary is written straight to the output stream, never through ``print``, so an answer
 cell that replaces ``print`` cannot change it; when grading, the stream is the one that was
 stdout before any answer ran (`arm_for_grading`).
@@ -25,6 +30,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from kaibert.course import versions
 from kaibert.course.compare import differences, split_line
 
 DECIMALS = 4
@@ -141,8 +147,48 @@ def _write(text: str) -> None:
     stream.flush()
 
 
+@lru_cache(maxsize=1)
+def _installed() -> versions.Version | None:
+    return versions.installed_version()
+
+
+_mismatch_said = False  # the version message is said once per kernel
+
+
+def version_mismatch(environ=None, installed: versions.Version | None = None) -> str | None:
+    """The message for a notebook whose course version is not the installed kaibert's, else None.
+
+    Says nothing when the notebook declares no version or the installed one is not recorded.
+    """
+    declared = versions.from_env(environ)
+    if declared is None:
+        return None
+    notebook, repository = declared
+    installed = _installed() if installed is None else installed
+    if installed is None or installed.same_as(notebook):
+        return None
+    from kaibert.course.stamp import course_requirement, git_source
+
+    owner, _, name = (repository or "kai-bert/kai-bert").partition("/")
+    line = f'pip install "{course_requirement(git_source(owner, name, notebook.ref))}"'
+    return (
+        f"check: this notebook is course version {notebook.name}, but the installed kaibert is {installed.name}.\n"
+        "check: Its references may not be this notebook's, so the checks here compare nothing. Install this\n"
+        "check: notebook's version, restart the runtime and run the notebook again:\n"
+        f"check:   {line}"
+    )
+
+
 def check(exercise: str, **values: Any) -> None:
     """Write the summary of one exercise's result, then the feedback lines."""
+    global _mismatch_said
     lines = summarize(exercise, **values)
     _write("\n".join(lines))
-    _write(feedback(exercise, lines))
+    mismatch = version_mismatch()
+    if mismatch is None:
+        _write(feedback(exercise, lines))
+    elif not _mismatch_said:
+        _mismatch_said = True
+        _write(mismatch)
+    else:
+        _write(f"check: exercise {exercise} not compared: the installed kaibert is another course version (see the first check)")

@@ -341,12 +341,14 @@ def draw_heads(config: Any, ax: plt.Axes | None = None) -> plt.Figure:
     ax.text(x0 + width / 2, 10.75, f"one token's query:\n{H} features =\n{h} heads × {d}", ha="center",
             va="bottom", fontsize=8)
     block = 3.6 / h
+    # Shades of viridis, perceptually uniform and readable with any colour vision; white lines part the blocks.
+    shades = [plt.cm.viridis(0.35 + 0.65 * i / max(1, h - 1)) for i in range(h)]
     for i in range(h):
-        patch = plt.Rectangle((x0, 10.4 - (i + 1) * block), width, block, facecolor=plt.cm.tab20(i % 20),
+        patch = plt.Rectangle((x0, 10.4 - (i + 1) * block), width, block, facecolor=shades[i],
                               edgecolor="white", linewidth=0.8)
         patch.set_gid(f"head-block:{i}")
         ax.add_patch(patch)
-    ax.text(x0 + width / 2, 10.4 - block / 2, "head 0", ha="center", va="center", fontsize=7)
+    ax.text(x0 + width / 2, 10.4 - block / 2, "head 0", ha="center", va="center", fontsize=7, color="white")
     ax.text(x0 + width / 2, 10.4 - (h - 0.5) * block, f"head {h - 1}", ha="center", va="center", fontsize=7)
     kind = "" if g == h else (", multi-query" if g == 1 else f", {g} key/value heads")
     ax.set_title(f"Multi-head self-attention: H = {H}, {h} heads of d = {d}{kind}", fontsize=12)

@@ -5,6 +5,11 @@ classroom behind a firewall) its views stay blank. These wrappers ask bertviz fo
 inline d3 and jQuery (vendored in ``kaibert/course/assets``, see the README there), so the
 view draws in Jupyter, in Colab and on the book's pages with no request leaving the page.
 
+Each view carries its own copy of the two libraries (300 kB): Colab shows every output in a
+frame of its own, so a view cannot count on a copy that an earlier output brought. The book
+site does better: its build (``book/_ext/kaibert_site.py``) takes the copies out of the pages
+and loads ``_static/kaibert-viz.js`` (``library_script()``) once instead, cached by the browser.
+
     from kaibert.course.viz import head_view, model_view
     out = model(ids, output_attentions=True)
     head_view(out.attentions, tokens)          # one (1, heads, T, T) tensor per layer
@@ -52,8 +57,11 @@ def _asset(name: str) -> str:
     return _SOURCE_MAP.sub("", text)
 
 
-def _library_loader() -> str:
-    """A script that defines ``window.kaibertViz.d3`` and ``.jquery`` once per page.
+LIBRARIES_TAG = '<script type="text/javascript" data-kaibert-viz="libraries">'  # the book's build looks for it
+
+
+def library_script() -> str:
+    """JavaScript that defines ``window.kaibertViz.d3`` and ``.jquery``, unless already defined.
 
     Each library runs inside a function that hides the page's ``define`` and gives it a
     ``module`` object, so it neither registers with a page's require.js (Jupyter's, Colab's)
@@ -68,7 +76,12 @@ def _library_loader() -> str:
             f";root.{name} = module.exports; }})(); }}"
         )
     parts.append("})();")
-    return '<script type="text/javascript">\n' + "\n".join(parts) + "\n</script>\n"
+    return "\n".join(parts) + "\n"
+
+
+def _library_loader() -> str:
+    """The libraries as an inline script, marked so that the book's build can swap it for a link."""
+    return f"{LIBRARIES_TAG}\n{library_script()}</script>\n"
 
 
 def _inline(bertviz_html: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from kaibert.finetune import tasks
-from kaibert.finetune.heads import BertForSequenceClassification
+from kaibert.heads import BertForSequenceClassification
 
 
 @torch.no_grad()

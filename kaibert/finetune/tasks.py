@@ -244,18 +244,14 @@ def pad_batch(rows: list[dict], pad_token_id: int = 0):
     """A list of tokenized examples -> padded (B, T) tensors and (B,) labels."""
     import torch
 
+    from kaibert.tokenization import MODEL_INPUTS
+    from kaibert.tokenization import pad_batch as pad_rows  # the one padding helper
+
     if not rows:
         raise ValueError("pad_batch got an empty batch.")
-    T = max(len(r["input_ids"]) for r in rows)
-    out = {
-        "input_ids": torch.full((len(rows), T), pad_token_id, dtype=torch.long),
-        "token_type_ids": torch.zeros(len(rows), T, dtype=torch.long),
-        "attention_mask": torch.zeros(len(rows), T, dtype=torch.long),
-    }
-    for i, r in enumerate(rows):
-        n = len(r["input_ids"])
-        for key in out:
-            out[key][i, :n] = torch.as_tensor(r[key], dtype=torch.long)
+    as_list = lambda ids: ids.tolist() if hasattr(ids, "tolist") else list(ids)  # noqa: E731 (tensors too)
+    padded = pad_rows([{key: as_list(r[key]) for key in MODEL_INPUTS} for r in rows], pad_token_id)
+    out = {key: torch.tensor(value, dtype=torch.long) for key, value in padded.items()}
     if "label" in rows[0]:
         out["labels"] = torch.tensor([r["label"] for r in rows], dtype=torch.long)
     return out

@@ -1,20 +1,19 @@
-"""Chapter 10: heads that turn BERT's sentence summary into an answer.
+"""The heads: BERT's encoder plus a small layer that turns its vectors into an answer.
 
-Three models, each the encoder plus a small head, with transformers' weight names so that
-checkpoints go both ways:
+All of the package's task models but the masked LM (chapter 07 builds it, in ``mlm.py``) live
+here, with transformers' weight names so that checkpoints go both ways; what they return is
+defined in ``outputs.py``:
 
-- ``BertForSequenceClassification``: pooler -> dropout -> linear, one score per label;
+- ``BertForPreTraining``: BERT's two pre-training objectives at once, MLM + NSP;
 - ``BertForNextSentencePrediction``: the pooler -> a 2-way linear (is B the sentence after A?);
-- ``BertForPreTraining``: BERT's two pre-training objectives at once, MLM + NSP.
+- ``BertForSequenceClassification`` (chapter 10): pooler -> dropout -> linear, one score per label.
 
-Every head reads the pooler output: tanh(dense(h_[CLS])). [CLS] attends to every token in every
-layer, so its final vector can summarise the input; the pooler is the layer that NSP trained to
-make that summary useful for a sentence-level decision.
+The sentence-level heads read the pooler output: tanh(dense(h_[CLS])). [CLS] attends to every
+token in every layer, so its final vector can summarise the input; the pooler is the layer that
+NSP trained to make that summary useful for a sentence-level decision.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -23,33 +22,8 @@ from torch import Tensor, nn
 from kaibert.config import BertConfig
 from kaibert.mlm import MLMHead
 from kaibert.model import BertModel, init_weights
-from kaibert.outputs import _Output
+from kaibert.outputs import NextSentencePredictorOutput, PreTrainingOutput, SequenceClassifierOutput
 from kaibert.pretrained import PretrainedMixin
-
-
-@dataclass
-class SequenceClassifierOutput(_Output):
-    logits: Tensor  # (B, num_labels)
-    loss: Tensor | None = None  # scalar
-    hidden_states: tuple[Tensor, ...] | None = None
-    attentions: tuple[Tensor, ...] | None = None
-
-
-@dataclass
-class NextSentencePredictorOutput(_Output):
-    logits: Tensor  # (B, 2): column 0 "B follows A", column 1 "B is random"
-    loss: Tensor | None = None
-    hidden_states: tuple[Tensor, ...] | None = None
-    attentions: tuple[Tensor, ...] | None = None
-
-
-@dataclass
-class PreTrainingOutput(_Output):
-    prediction_logits: Tensor  # (B, T, V): MLM scores
-    seq_relationship_logits: Tensor  # (B, 2): NSP scores
-    loss: Tensor | None = None  # MLM loss + NSP loss
-    hidden_states: tuple[Tensor, ...] | None = None
-    attentions: tuple[Tensor, ...] | None = None
 
 
 def problem_type_of(config: BertConfig, labels: Tensor) -> str:
