@@ -220,8 +220,10 @@ def test_compact_shrinks_a_view_drawn_the_long_way_and_leaves_a_compact_one_alon
 
     long = bertviz_head_view(attentions(), TOKENS, sentence_b_start=5, html_action="return").data
     short = compact(long)
-    assert len(short) < 0.5 * len(long)
-    params = json.loads(re.search(r"const params = (\{.*?\}); \(function", short, re.S).group(1))
+    data_long = re.search(r"const params = (\{.*?\}); // HACK", long, re.S).group(1)
+    data_short = re.search(r"const params = (\{.*?\}); \(function", short, re.S).group(1)
+    assert len(data_short) < 0.4 * len(data_long)
+    params = json.loads(data_short)
     assert all("kaibert_slice" in d["attn"] for d in params["attention"][1:])
     assert all(len(repr(x)) <= 5 for x in params["attention"][0]["attn"][0][0][0])  # 0.123
     assert compact(short) == short
