@@ -8,11 +8,13 @@ from kaibert.heads import (
 )
 from kaibert.mlm import BertForMaskedLM, MaskingCollator
 from kaibert.model import BertModel
+from kaibert.token_heads import BertForQuestionAnswering, BertForTokenClassification
 from kaibert.modernbert import ModernBertForMaskedLM, ModernBertModel
 from kaibert.modernbert_config import ModernBertConfig
 
 __all__ = ["BertConfig", "BertModel", "BertForMaskedLM", "BertForSequenceClassification",
-           "BertForNextSentencePrediction", "BertForPreTraining", "BertTokenizer", "MaskingCollator",
+           "BertForNextSentencePrediction", "BertForPreTraining", "BertForTokenClassification",
+           "BertForQuestionAnswering", "BertTokenizer", "MaskingCollator",
            "ModernBertConfig", "ModernBertModel", "ModernBertForMaskedLM"]
 __version__ = "0.1.0"
 

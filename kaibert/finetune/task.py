@@ -90,3 +90,8 @@ def get_task(name: str) -> Task:
 
 register(Task("genre", load=lambda corpus_dir: tasks.genre_dataset(corpus_dir)))
 register(Task("next_line", load=lambda corpus_dir: tasks.next_line_dataset(corpus_dir, seed=0)))
+
+# Token-level tasks (tagging names, extracting a reply span): a module of their own.
+from kaibert.finetune import token_tasks  # noqa: E402
+
+token_tasks._register()
