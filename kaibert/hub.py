@@ -51,7 +51,7 @@ def _download(hub_name: str, filename: str, required: bool) -> Path | None:
         ) from error
     try:
         from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
-    except ImportError:  # older hub clients (0.20, the floor) have them in utils only
+    except ImportError:  # older hub clients (0.24, the floor) have them in utils only
         from huggingface_hub.utils import EntryNotFoundError, LocalEntryNotFoundError
 
     try:
