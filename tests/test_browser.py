@@ -199,6 +199,19 @@ def test_attention_view_draws_and_responds_offline(browser, tmp_path):
             assert visit.page.locator("#vis svg line").count() == 2 * 5 * 5
         finally:
             visit.close()
+        # a sentence pair: the blocks (A -> B, ...) are rebuilt in the page from the whole matrix
+        head_view(attention, tokens, sentence_b_start=3).save(tmp_path / "pair.html")
+        visit = Visit(browser, base + "pair.html", base)
+        try:
+            assert visit.errors == [] and visit.outside == []
+            names = visit.page.locator("#filter option").all_inner_texts()
+            for name, rows, cols in (("Sentence A -> Sentence B", 3, 2), ("Sentence B -> Sentence A", 2, 3),
+                                     ("Sentence B -> Sentence B", 2, 2)):
+                visit.page.select_option("#filter", str(names.index(name)))
+                assert visit.page.locator("#vis svg line").count() == 2 * rows * cols, name
+            assert visit.errors == []
+        finally:
+            visit.close()
         visit = Visit(browser, base + "model.html", base)
         try:
             assert visit.errors == [] and visit.outside == []

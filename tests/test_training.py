@@ -179,6 +179,8 @@ def test_the_shipped_configs_are_valid():
     ({"model.num_attention_heads": 3}, "'model' does not make a valid BertConfig: hidden_size"),
     ({"model.max_position_embeddings": 16}, "'model.max_position_embeddings' = 16 is impossible"),
     ({"data": [1, 2]}, "'data' must be a mapping"),
+    ({"output_dir": 7}, "'output_dir' = 7 is impossible"),
+    ({"model.architecture": "gpt"}, "'model.architecture' = 'gpt' is impossible"),
 ])
 def test_bad_configs_name_the_key(changes, message):
     with pytest.raises(ktrain.ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):

@@ -41,9 +41,9 @@ __all__ = ["FinetuneConfig", "ConfigError", "load_config", "config_from_dict", "
 
 
 def _minilm() -> Path:
-    from kaibert.course import pretrained_bert_path
+    from kaibert.course.paths import minilm_path
 
-    return Path(pretrained_bert_path())
+    return minilm_path()  # always the offline MiniLM, also where the chapters read bert-base-uncased
 
 
 SHORT_NAMES = {"shakespeare-mini": lambda: tasks.SHIPPED_VOCAB, "minilm": _minilm}
