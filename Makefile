@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kaibert-installed
 
-.PHONY: setup book test test-fast exercises stamp grade work lab benchmark clean
+.PHONY: setup book test test-fast test-oldest exercises stamp grade work lab benchmark clean release
 
 setup: $(STAMP)
 
@@ -26,6 +26,12 @@ test:
 test-fast: setup
 	$(PY) -m pytest -n 2 -m "not slow and not browser"
 
+# The course at the floor of every range in pyproject.toml: builds .venv-oldest from
+# requirements-oldest.txt (reused while it is unchanged), executes every chapter there and runs
+# the parity, heads, components and tokenizer tests.
+test-oldest:
+	$(PYTHON) tools/test_oldest.py
+
 exercises: setup
 	$(PY) -m kaibert.course.exercises
 
@@ -43,6 +49,13 @@ work: setup
 # JupyterLab on this folder, in the course's environment. LAB_ARGS passes options, e.g. --port=8890.
 lab: setup
 	$(PY) -m jupyter lab $(LAB_ARGS)
+
+# Tag a course release that a semester's assignments pin to: make release VERSION=2026.1 makes the tag
+# course-2026.1 (a commit on top of HEAD whose notebooks install and open that tag); push it with
+# `git push origin course-2026.1`. See the instructors' guide, "Releases".
+release: setup
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=2026.1"; exit 2; }
+	$(PY) -m kaibert.course.versions release $(VERSION)
 
 benchmark: setup
 	$(PY) benchmarks/forward_backward.py

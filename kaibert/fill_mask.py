@@ -114,8 +114,9 @@ def fill_mask(model_or_path, text: str, top_k: int = 5, tokenizer=None):
 
 
 def held_out_lines(min_words: int = 6) -> list[str]:
-    """The lines of the test plays with at least ``min_words`` words: the held-out lines that the
-    fill-in measurements (here, ``benchmarks/fill_in_report.py``, ``kaibert.minilm_head``) sample from."""
+    """The lines of the test plays with at least ``min_words`` words: the held-out lines that chapter
+    09 and the fill-in measurements (``benchmarks/fill_in_report.py``, ``benchmarks/minilm_head.py``)
+    sample from."""
     from kaibert import data
 
     return [line for path in data.split_files("test") for line in Path(path).read_text().splitlines()

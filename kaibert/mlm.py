@@ -13,6 +13,7 @@ from kaibert.layers import ACT2FN
 from kaibert.model import BertModel, init_weights
 from kaibert.outputs import MaskedLMOutput
 from kaibert.pretrained import PretrainedMixin
+from kaibert.tokenization import pad_batch
 
 
 class MLMHead(nn.Module):
@@ -125,6 +126,11 @@ def mask_tokens(
     return masked, labels
 
 
+def _as_list(ids) -> list[int]:
+    """Token ids as a plain list, from a list or a 1-D tensor."""
+    return ids.tolist() if hasattr(ids, "tolist") else list(ids)
+
+
 class MaskingCollator:
     """Pads a list of examples to the longest one (dynamic padding), then masks them.
 
@@ -156,19 +162,14 @@ class MaskingCollator:
     def pad(self, examples: list) -> dict[str, Tensor]:
         if not examples:
             raise ValueError("MaskingCollator got an empty batch.")
-        rows = [ex if isinstance(ex, dict) else {"input_ids": ex} for ex in examples]
-        T = max(len(r["input_ids"]) for r in rows)
-        B = len(rows)
-        input_ids = torch.full((B, T), self.pad_token_id, dtype=torch.long)
-        token_type_ids = torch.zeros((B, T), dtype=torch.long)
-        attention_mask = torch.zeros((B, T), dtype=torch.long)
-        for i, r in enumerate(rows):
-            n = len(r["input_ids"])
-            input_ids[i, :n] = torch.as_tensor(r["input_ids"], dtype=torch.long)
-            if r.get("token_type_ids") is not None:
-                token_type_ids[i, :n] = torch.as_tensor(r["token_type_ids"], dtype=torch.long)
-            attention_mask[i, :n] = 1
-        return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}
+        rows = []
+        for ex in examples:  # a dict of token lists, or just the token ids
+            ids = _as_list(ex["input_ids"] if isinstance(ex, dict) else ex)
+            types = ex.get("token_type_ids") if isinstance(ex, dict) else None
+            rows.append({"input_ids": ids, "token_type_ids": [0] * len(ids) if types is None else _as_list(types),
+                         "attention_mask": [1] * len(ids)})
+        padded = pad_batch(rows, self.pad_token_id)  # kaibert.tokenization's one padding helper
+        return {key: torch.tensor(value, dtype=torch.long) for key, value in padded.items()}  # (B, T) each
 
     def __call__(self, examples: list) -> dict[str, Tensor]:
         batch = self.pad(examples)  # (B, T) each

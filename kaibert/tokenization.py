@@ -88,6 +88,13 @@ def is_punctuation(char: str) -> bool:
     return unicodedata.category(char).startswith("P")
 
 
+# The CJK Unified Ideographs blocks, as (first, last) code points.
+CHINESE_CHAR_RANGES = [
+    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+]
+
+
 def is_chinese_char(char: str) -> bool:
     """Characters of the CJK Unified Ideographs blocks.
 
@@ -97,16 +104,7 @@ def is_chinese_char(char: str) -> bool:
     fifth range at 0x2B920 instead of 0x2B820, which only matters for very rare characters.)
     """
     cp = ord(char)
-    return (
-        0x4E00 <= cp <= 0x9FFF
-        or 0x3400 <= cp <= 0x4DBF
-        or 0x20000 <= cp <= 0x2A6DF
-        or 0x2A700 <= cp <= 0x2B73F
-        or 0x2B740 <= cp <= 0x2B81F
-        or 0x2B820 <= cp <= 0x2CEAF
-        or 0xF900 <= cp <= 0xFAFF
-        or 0x2F800 <= cp <= 0x2FA1F
-    )
+    return any(lo <= cp <= hi for lo, hi in CHINESE_CHAR_RANGES)
 
 
 def clean_text(text: str) -> str:
@@ -130,7 +128,8 @@ def remove_accents(text: str) -> str:
     Unicode normal form NFD writes "é" as two characters, "e" followed by a combining acute
     accent (category Mn, "mark, non-spacing"). Dropping the Mn characters leaves the bare letters.
     """
-    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
 
 
 def lower_case(text: str) -> str:
@@ -221,7 +220,7 @@ def wordpiece_tokenize(
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. Fitting sequences into a length budget
+# 3. Fitting sequences into a length budget, and padding them to one length
 # ---------------------------------------------------------------------------------------------
 
 
@@ -239,6 +238,22 @@ def truncate_pair(first: list[int], second: list[int], budget: int) -> tuple[lis
         return first[:keep_first], second[: budget - keep_first]
     keep_second = min(len(second), budget // 2)
     return first[: budget - keep_second], second[:keep_second]
+
+
+def pad_batch(rows: list[dict[str, list[int]]], pad_token_id: int = 0,
+              length: int | None = None) -> dict[str, list[list[int]]]:
+    """Pad every row on the right to ``length`` (default: the longest row).
+
+    [PAD] ids, segment 0 and attention mask 0, so attention ignores the padding. The one padding
+    helper: the tokenizer, the masking collator and the fine-tuning batches all use it; wrap the
+    result in ``torch.tensor`` for (B, T) tensors.
+    """
+    if length is None:
+        length = max(len(row["input_ids"]) for row in rows)
+    batch = {}
+    for key, pad_value in [("input_ids", pad_token_id), ("token_type_ids", 0), ("attention_mask", 0)]:
+        batch[key] = [row[key] + [pad_value] * (length - len(row[key])) for row in rows]
+    return batch
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,9 +590,9 @@ class BertTokenizer:
             example["attention_mask"] = [1] * len(example["input_ids"])  # 1 = a real token
         length = self._padding_length(padding, max_length, encoded)
         if length is not None:
-            for example in encoded:
-                self._pad(example, length)
-        out = {key: [example[key] for example in encoded] for key in MODEL_INPUTS}
+            out = pad_batch(encoded, self.pad_token_id, length)
+        else:
+            out = {key: [example[key] for example in encoded] for key in MODEL_INPUTS}
         if return_tensors is not None:
             return _to_tensors(out, return_tensors)
         return {key: rows[0] for key, rows in out.items()} if single else out
@@ -590,14 +605,6 @@ class BertTokenizer:
         if mode == "max_length":
             return self.model_max_length if max_length is None else max_length
         return max(len(example["input_ids"]) for example in encoded)
-
-    def _pad(self, example: dict, length: int) -> None:
-        """Pad on the right: [PAD] ids, segment 0, attention mask 0 (so attention ignores them)."""
-        missing = length - len(example["input_ids"])
-        if missing > 0:
-            example["input_ids"] += [self.pad_token_id] * missing
-            example["token_type_ids"] += [0] * missing
-            example["attention_mask"] += [0] * missing
 
     # --- ids -> text ------------------------------------------------------------------------
 

@@ -22,6 +22,10 @@ def commit_all(root: Path, message: str) -> str:
     return git(root, "rev-parse", "HEAD")
 
 
+IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}  # for commits the code makes
+
+
 def make_course(root: Path) -> str:
     """The toy course at ``root``, committed; returns the commit."""
     (root / "solutions").mkdir(parents=True)

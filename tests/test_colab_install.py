@@ -130,13 +130,13 @@ BUNDLED = "04"  # chapter 04's checks load the pretrained BERT
 def test_bundle_readme_lines_install_what_chapter_04_needs(tmp_path):
     clone = tmp_path / "kai-bert"
     run(["git", "clone", "--quiet", str(ROOT), str(clone)])
-    branch = run(["git", "-C", str(clone), "rev-parse", "--abbrev-ref", "HEAD"]).stdout.strip()
     bundle = tmp_path / "assignment"
     assert assign.main(["--chapters", BUNDLED, "--due", "Friday", "--out", str(bundle), "--root", str(clone)]) == 0
     readme = (bundle / "README.md").read_text()
     lines = [line.split("  #")[0].strip() for line in readme.splitlines() if line.startswith("pip install")]
-    owner, repo, config_branch = stamp.github_location(clone)
-    github = f"git+https://github.com/{owner}/{repo}@{config_branch}"
+    owner, repo, _ = stamp.github_location(clone)
+    commit = run(["git", "-C", str(clone), "rev-parse", "HEAD"]).stdout.strip()
+    github = f"git+https://github.com/{owner}/{repo}@{commit}"  # the bundle is pinned to the clone's commit
     assert len(lines) == 2 and github in lines[0], lines
 
     python = fake_colab(tmp_path, missing=NOT_ON_THE_LAPTOP, name="laptop")
@@ -152,7 +152,7 @@ def test_bundle_readme_lines_install_what_chapter_04_needs(tmp_path):
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", VIRTUAL_ENV=str(venv), PIP_CONSTRAINT=str(constraints),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PIP_DISABLE_PIP_VERSION_CHECK="1", MPLBACKEND="Agg")
     for line in lines:
-        words = shlex.split(line.replace(github, f"git+file://{clone}@{branch}"))  # the clone, not GitHub
+        words = shlex.split(line.replace(github, f"git+file://{clone}@{commit}"))  # the clone, not GitHub
         assert words[0] == "pip"
         run(words, cwd=tmp_path, env=env, timeout=900)
 

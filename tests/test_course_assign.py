@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from course_clone import change_points, git, make_course
+from course_clone import IDENTITY, change_points, git, make_course
 from kaibert.course import assign, exercises, paths, stamp, versions
 from kaibert.course import notebooks as nbs
 
@@ -155,21 +155,26 @@ def test_a_bundle_installs_and_opens_the_commit_it_was_made_from(root, tmp_path)
         assert versions.from_env({versions.ENV: eval(declared)}) == (versions.Version(commit), "someone/kai-bert-fork")
         readme = (tmp_path / folder / "README.md").read_text()
         assert f"**Course version: commit {commit[:12]}** (commit `{commit}`)" in readme
+        # a plain commit's notebooks, opened from GitHub, install the branch: the README says to upload
+        assert "**upload the notebooks\nfrom this folder to Colab**" in readme
         assert f"@{commit}" in readme and "@spring" not in readme
         assert nbs.points(nb)["90.1"] == points
 
 
-def test_a_release_tag_names_the_bundle_and_version_hands_out_an_old_one(root, tmp_path):
-    first = git(root, "rev-parse", "HEAD")
+def test_a_release_tag_names_the_bundle_and_version_hands_out_an_old_one(root, tmp_path, monkeypatch):
+    for name, value in IDENTITY.items():
+        monkeypatch.setenv(name, value)
     versions.release(root, "2026.1")
+    released = git(root, "rev-list", "-n1", "course-2026.1")
     change_points(root, "90.1", 5)  # the course moves on after the release
     assert assign.main(["90", "--due", "x", "--out", str(tmp_path / "h"), "--root", str(root),
                         "--version", "course-2026.1"]) == 0
     nb = nbs.read(tmp_path / "h" / "90_toy.ipynb")
     assert nbs.points(nb)["90.1"] == 1  # the release's exercises, not HEAD's
-    assert versions.notebook_version(nb) == versions.Version(first, "course-2026.1")
+    assert versions.notebook_version(nb) == versions.Version(released, "course-2026.1")
     readme = (tmp_path / "h" / "README.md").read_text()
     assert "**Course version: course-2026.1" in readme and "@course-2026.1" in readme
+    assert "open exactly this version" in readme and "upload the notebooks" not in readme  # the release's own install the tag
     assert "blob/course-2026.1/exercises/90_toy.ipynb" in readme
     with pytest.raises(SystemExit, match="no course version 'course-1999'"):
         assign.make_bundle(root, ["90"], "x", tmp_path / "h2", ref="course-1999")

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kaibert.course import exercises, grade, notebooks as nbs
-from kaibert.course.nbval_plugin import _compared
+from kaibert.course import exercises, grade, kernel, notebooks as nbs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "course"
 TOY = FIXTURES / "solutions" / "90_toy.ipynb"
@@ -59,8 +58,6 @@ def test_graded_notebook_takes_only_answer_cells_from_the_student(toy):
     assert by_id["imports"].source == solution["imports"].source
     assert 'NotImplementedError("Exercise 90.3' in by_id["ex90-3-answer"].source
     assert origin == {"ex90-1-answer": "id", "ex90-2-answer": "id", "ex90-2-answer-b": "id", "ex90-3-answer": "missing"}
-    # nbval compares only cells with an execution count: every check cell has one
-    assert all(c.execution_count for c in nbs.check_cells(graded))
     # the grader's own cell runs first; then the solution's cells in their order
     assert [c.id for c in graded.cells] == [grade.GRADER_CELL_ID] + [c.id for c in nbs.read(solution_path).cells]
 
@@ -87,6 +84,30 @@ def test_answers_are_found_without_cell_ids(toy):
     assert by_id["ex90-3-answer"].source == "def count_words(text):\n    return {}"
 
 
+def test_a_notebook_without_ids_or_metadata_is_matched_by_position():
+    """An editor that drops both (nbformat 4.4, bare cells): every answer is found, by position.
+
+    Exercise 03.1's answer starts with the stub's comment, so its first line says nothing: it used
+    to be lost ("no answer cell ex03-1-answer", 7/8).
+    """
+    root = Path(__file__).resolve().parents[1]
+    solution = nbs.read(root / "solutions" / "03_attention.ipynb")
+    answers = {c.get("id"): c.source for c in nbs.answer_cells(solution)}
+    student = nbs.read(root / "exercises" / "03_attention.ipynb")
+    for cell in nbs.answer_cells(student):
+        cell.source = answers[cell.get("id")]
+    raw = json.loads(nbs.dumps(student))
+    raw["nbformat_minor"], raw["metadata"] = 4, {}
+    for cell in raw["cells"]:
+        cell.pop("id", None)
+        cell["metadata"] = {}
+    raw["cells"].insert(3, {"cell_type": "markdown", "metadata": {}, "source": ["my notes"]})  # and a cell of mine
+    bare = nbs.reads(json.dumps(raw))
+    graded, origin = grade.build_graded(nbs.read(root / "exercises" / "03_attention.ipynb"), bare)
+    assert set(origin.values()) <= {"first line", "position"} and "position" in origin.values()
+    assert {c.get("id"): c.source for c in nbs.answer_cells(graded)} == answers
+
+
 def test_chapter_comes_from_metadata_then_file_name_then_cell_ids(toy, tmp_path):
     _, exercise_path = toy
     nb = nbs.read(exercise_path)
@@ -111,27 +132,19 @@ def test_a_notebook_of_another_chapter_is_refused(tmp_path, toy):
     nb = nbs.read(toy[1])
     nb.metadata["kaibert"]["chapter"] = "04"
     nbs.write(nb, tmp_path / "04_multi_head_attention.ipynb")
-    with pytest.raises(grade.GradeError, match="this notebook is for chapter 04, the solution 90_toy.ipynb is for chapter 90"):
+    with pytest.raises(grade.GradeError, match="this notebook is for chapter 04, the reference 90_toy.ipynb is for chapter 90"):
         grade.grade(tmp_path / "04_multi_head_attention.ipynb", toy[0])
 
 
 def test_missing_solution_names_the_fix(tmp_path):
-    with pytest.raises(grade.GradeError, match="no solution notebook for chapter 77.*--solution"):
-        grade.find_solution("77", [tmp_path])
+    with pytest.raises(grade.GradeError, match="no exercise notebook for chapter 77.*--reference"):
+        grade.find_reference("77", [tmp_path])
 
 
 # --- what is compared ------------------------------------------------------------------------
 
 
-def sanitize(text):
-    from nbval.plugin import get_sanitize_patterns
-
-    for regex, replace in get_sanitize_patterns(grade.SANITIZE.read_text()):
-        text = re.sub(regex, replace, text)
-    return text
-
-
-def test_sanitizing_keeps_only_summary_lines():
+def test_only_summary_lines_are_compared():
     reference = "[03.2] shape: (2, 5)\n[03.2] mean: 0.1234\ncheck: exercise 03.2 matches the reference\n"
     noisy = (
         "debug <torch.Tensor object at 0x7f3a2c1d9e80>\n"
@@ -140,30 +153,33 @@ def test_sanitizing_keeps_only_summary_lines():
         '<div id="bertviz-0123456789abcdef0123456789abcdef"></div>\n'
         "[03.2] mean: 0.1234\ncheck: exercise 03.2 differs from the reference: got '?', expected '?'"
     )
-    assert sanitize(noisy) == sanitize(reference) == "[03.2] shape: (2, 5)\n[03.2] mean: 0.1234\n"
+    assert grade.summary_of(noisy) == grade.summary_of(reference) == ["[03.2] shape: (2, 5)", "[03.2] mean: 0.1234"]
 
 
-def test_sanitizing_keeps_a_wrong_value_wrong():
-    assert sanitize("[03.2] mean: 0.1235\n") != sanitize("[03.2] mean: 0.1234\n")
-    assert sanitize("[03.2] obj: <A at 0x7f00aa>\n") == sanitize("[03.2] obj: <A at 0x7f11bb>\n")
+def test_a_wrong_value_stays_wrong_and_addresses_never_count():
+    assert grade.summary_of("[03.2] mean: 0.1235\n") != grade.summary_of("[03.2] mean: 0.1234\n")
+    assert grade.summary_of("[03.2] obj: <A at 0x7f00aa>\n") == grade.summary_of("[03.2] obj: <A at 0x7f11bb>\n")
 
 
-def test_stderr_and_displays_are_never_compared():
+def test_stderr_and_displays_are_never_compared(toy):
     import nbformat
 
-    outputs = [
-        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: slow\n"),
-        nbformat.v4.new_output("display_data", data={"text/plain": "<Figure>"}),
-        nbformat.v4.new_output("stream", name="stdout", text="[01.1] n: 3\n"),
+    cell = nbformat.v4.new_code_cell("x")
+    cell["id"] = "ex90-1-check"
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: slow\n[90.1] first: 1.0\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "[90.1] first: 2.0"}),
+        nbformat.v4.new_output("stream", name="stdout", text="[90.1] first: 6.25\n"),
     ]
-    assert [o.get("name") for o in _compared(outputs)] == ["stdout"]
+    outcome = kernel.outcome_of(cell, overflow=False, seconds=0.1)
+    assert outcome.status == kernel.OK and outcome.stdout == "[90.1] first: 6.25\n"
 
 
 # --- verdicts from cell records (no kernel) --------------------------------------------------
 
 
 def records(**by_id):
-    return [{"cell": i, "id": k.replace("_", "-"), **v} for i, (k, v) in enumerate(by_id.items())]
+    return [grade.CellRecord(k.replace("_", "-"), **v) for k, v in by_id.items()]
 
 
 def test_verdicts_map_cells_to_exercises(toy):
@@ -267,7 +283,7 @@ def test_cli_refuses_a_broken_file_with_status_2(tmp_path, capsys):
 def test_self_check_without_solutions(toy, tmp_path, monkeypatch):
     """A student with only the course package: graded against the outputs stored in the notebook."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(grade, "solution_folders", lambda: [])
+    monkeypatch.setattr(grade, "reference_folders", lambda: [])
     student = student_from(toy[1], answers={"ex90-1-answer": "def square(x):\n    return x * x"}, folder=tmp_path)
     result = grade.grade(student)
     assert [r.passed for r in result.exercises] == [True, False, False]
@@ -280,24 +296,19 @@ def test_a_cell_that_kills_the_kernel_costs_only_its_exercise(toy, tmp_path, mon
     graded, origin = grade.build_graded(solution, solution)
     runs = []
 
-    def fake_nbval(notebook, timeout, results, limit, kernel=None):
-        nb = nbs.read(notebook)
+    def fake_run(nb, work, timeout, sandbox, limits, kernel_name=None, deadline=None):
         runs.append({c.id: c.source for c in nbs.answer_cells(nb)})
         recs = []
-        dead = False
-        for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
-            if dead:
-                recs.append({"cell": i, "id": cell.id, "passed": False, "message": "not run: the kernel had stopped (...)"})
-            elif cell.id == "ex90-2-answer" and "NotImplementedError" not in cell.source:
-                recs.append({"cell": i, "id": cell.id, "passed": False,
-                             "message": "ran longer than the time limit of 5 s per cell (an endless loop, or far too slow)"})
-                dead = True
-            else:
-                recs.append({"cell": i, "id": cell.id, "passed": True})
+        for cell in (c for c in nb.cells if c.cell_type == "code"):
+            if cell.id == "ex90-2-answer" and "NotImplementedError" not in cell.source:
+                recs.append(grade.CellRecord(cell.id, False, "ran longer than the time limit of 5 s per cell "
+                                                             "(an endless loop, or far too slow)"))
+                break  # the kernel had to be stopped: nothing after it ran
+            recs.append(grade.CellRecord(cell.id, True))
         return recs, ""
 
-    monkeypatch.setattr(grade, "run_nbval", fake_nbval)
-    records, stopped = grade.run_with_reruns(graded, solution, tmp_path, "graded", 5)
+    monkeypatch.setattr(grade, "run_once", fake_run)
+    records, stopped = grade.run_with_reruns(graded, None, 5)
     assert len(runs) == 2 and "NotImplementedError" in runs[1]["ex90-2-answer"]
     assert "NotImplementedError" not in runs[1]["ex90-3-answer"]  # the other answers are kept
     results, errors = grade.verdicts(graded, origin, records, stopped)
@@ -364,6 +375,7 @@ def dead_kernel(tmp_path, monkeypatch) -> str:
     }))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setattr(grade, "KERNEL_STARTUP", 5.0)
+    monkeypatch.setattr(grade.time, "sleep", lambda s: None)
     return "dies-at-once"
 
 
@@ -371,8 +383,8 @@ def dead_kernel(tmp_path, monkeypatch) -> str:
 def test_a_kernel_that_never_starts_is_retried_then_reported_as_a_grading_error(toy, tmp_path, monkeypatch, capsys):
     kernel = dead_kernel(tmp_path, monkeypatch)
     tries = []
-    real = grade.run_nbval
-    monkeypatch.setattr(grade, "run_nbval", lambda *a, **k: tries.append(1) or real(*a, **k))
+    real = grade.run_once
+    monkeypatch.setattr(grade, "run_once", lambda *a, **k: tries.append(1) or real(*a, **k))
     result = grade.grade(toy[0], toy[0], kernel=kernel)
     assert len(tries) == grade.KERNEL_ATTEMPTS
     assert result.status == grade.GRADING_ERROR and not result.passed
@@ -397,4 +409,19 @@ def test_keep_takes_a_relative_folder(toy, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = grade.grade(toy[0], toy[0], keep=Path("keeprel"))
     assert result.passed, [r.message for r in result.exercises]
-    assert (tmp_path / "keeprel" / "graded_90.ipynb").exists()
+    ran = nbs.read(tmp_path / "keeprel" / "graded.ipynb")  # the notebook as it ran, outputs and all
+    assert "[90.1] first: 6.25" in "".join(o.get("text", "") for c in nbs.check_cells(ran) for o in c.outputs)
+
+
+@pytest.mark.slow
+def test_a_notebook_stops_at_its_own_time_limit(toy, tmp_path):
+    """Per-cell limits alone let a notebook of many slow cells run for ever; the notebook has one too."""
+    from kaibert.course import sandbox
+
+    student = student_from(toy[1], answers={"ex90-1-answer": "import time\ntime.sleep(600)"}, folder=tmp_path)
+    started = __import__("time").monotonic()
+    result = grade.grade(student, toy[0], timeout=500, limits=sandbox.Limits(notebook_seconds=40))
+    assert __import__("time").monotonic() - started < 120
+    assert "the notebook ran past its limit of 40 s" in result.errors
+    assert not any(r.passed for r in result.exercises) and result.status == grade.GRADED
+    assert "stopped: the notebook ran past its time limit during this cell" in result.exercises[0].message

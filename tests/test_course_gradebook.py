@@ -1,6 +1,7 @@
 """Grading a class: every kind of broken submission gets a clear row, never a crash or a hang."""
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -105,12 +106,14 @@ def test_a_class_with_every_kind_of_broken_submission(tmp_path, capsys):
     subs = make_class(tmp_path)
     out, feedback = tmp_path / "gradebook.csv", tmp_path / "feedback"
     code = gradebook.main([str(subs), "--out", str(out), "--feedback-dir", str(feedback),
-                           "--solutions", str(tmp_path / "solutions"), "--timeout", "40", "--jobs", "2"])
+                           "--exercises", str(tmp_path / "exercises"), "--timeout", "40", "--jobs", "2"])
     assert code == 0
     printed = capsys.readouterr().out
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["student", "exercise", "status", "passed", "points", "max_points", "flag", "message"]
+    assert list(rows[0]) == ["student", "exercise", "status", "passed", "points", "max_points", "flag", "message",
+                             "sandbox", "version"]
+    assert {r["sandbox"] for r in rows} == {"bwrap"}
     got = {(r["student"], r["exercise"]): (r["passed"], r["points"], r["message"]) for r in rows}
 
     for ex, pts in (("90.1", "1"), ("90.2", "2"), ("90.3", "1")):
@@ -169,7 +172,8 @@ def test_a_grading_error_is_never_counted_against_the_student(tmp_path, monkeypa
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setattr(grade, "KERNEL_STARTUP", 5.0)
     out = tmp_path / "gradebook.csv"
-    code = gradebook.main([str(subs), "--out", str(out), "--solutions", str(tmp_path / "solutions"),
+    monkeypatch.setattr(grade.time, "sleep", lambda s: None)
+    code = gradebook.main([str(subs), "--out", str(out), "--exercises", str(tmp_path / "exercises"),
                            "--kernel", "dies-at-once"])
     printed = capsys.readouterr().out
     assert code == 3
@@ -183,3 +187,98 @@ def test_a_grading_error_is_never_counted_against_the_student(tmp_path, monkeypa
     feedback = (tmp_path / "feedback" / "alice.md").read_text()
     assert "not because of your answers" in feedback
     assert "wrong result" not in feedback and "not answered" not in feedback
+
+
+# --- a class run that loses nothing (no kernel: grading is replaced by a recorder) -----------
+
+
+def toy_class(root: Path, names=("ann", "ben", "cat")) -> Path:
+    (root / "solutions").mkdir()
+    shutil.copy(TOY, root / "solutions" / TOY.name)
+    exercises.generate(root)
+    subs = root / "submissions"
+    for name in names:
+        nbs.write(nbs.read(root / "exercises" / TOY.name), subs / name / "90_toy.ipynb")
+    return subs
+
+
+def recorder(monkeypatch, crash_on=(), fail_on=()):
+    """grade.grade replaced: records who was graded, dies like a killed run on ``crash_on``."""
+    from kaibert.course import grade
+
+    graded = []
+
+    def fake(path, reference, **kwargs):
+        name = Path(path).parent.name
+        if name in crash_on:
+            raise KeyboardInterrupt  # the run is killed while this notebook is graded
+        if name in fail_on:
+            raise RuntimeError("the sandbox crashed")
+        graded.append(name)
+        points = nbs.points(nbs.read(reference))
+        return grade.Grade(str(path), str(reference), "90",
+                           [grade.ExerciseResult(ex, p, True) for ex, p in points.items()],
+                           sandbox=kwargs["sandbox"])
+
+    monkeypatch.setattr(gradebook.grading, "grade", fake)
+    monkeypatch.setattr(gradebook.sb, "problem", lambda: None)
+    return graded
+
+
+def test_a_killed_run_keeps_what_was_graded_and_the_same_command_continues(tmp_path, monkeypatch, capsys):
+    subs = toy_class(tmp_path)
+    out = tmp_path / "gb.csv"
+    args = [str(subs), "--out", str(out), "--exercises", str(tmp_path / "exercises")]
+    graded = recorder(monkeypatch, crash_on=("ben",))
+    with pytest.raises(KeyboardInterrupt):
+        gradebook.main(args)
+    assert "ben" not in graded and not out.exists()
+    journal = [json.loads(line) for line in (tmp_path / "gb_journal.jsonl").read_text().splitlines()]
+    assert journal[0]["settings"]["sandbox"] == "bwrap" and [e["student"] for e in journal[1:]] == graded
+
+    graded = recorder(monkeypatch)
+    assert gradebook.main(args) == 0
+    assert graded == ["ben"]  # the others come from the journal
+    assert "ann: from the journal" in capsys.readouterr().out
+    with open(out, newline="") as f:
+        assert {r["student"] for r in csv.DictReader(f) if r["points"] != "0"} == {"ann", "ben", "cat"}
+
+    graded = recorder(monkeypatch)
+    assert gradebook.main(args) == 0 and graded == []  # all done: nothing graded again
+    nb = nbs.read(subs / "cat" / "90_toy.ipynb")
+    nb.cells[0].source += "\n"
+    nbs.write(nb, subs / "cat" / "90_toy.ipynb")
+    assert gradebook.main(args) == 0 and graded == ["cat"]  # a changed file is graded again
+    assert gradebook.main(args + ["--restart"]) == 0 and sorted(graded) == ["ann", "ben", "cat", "cat"]
+    with pytest.raises(SystemExit, match="other settings .*timeout.*--restart"):
+        gradebook.main(args + ["--timeout", "5"])
+
+
+def test_a_crashed_sandbox_is_a_grading_error_on_its_rows_only(tmp_path, monkeypatch, capsys):
+    subs = toy_class(tmp_path)
+    recorder(monkeypatch, fail_on=("ben",))
+    out = tmp_path / "gb.csv"
+    assert gradebook.main([str(subs), "--out", str(out), "--exercises", str(tmp_path / "exercises"),
+                           "--no-sandbox"]) == 3
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["student"]: r["status"] for r in rows} == {"ann": "graded", "ben": "grading error", "cat": "graded"}
+    assert all("the sandbox crashed" in r["message"] for r in rows if r["student"] == "ben")
+    assert {r["sandbox"] for r in rows} == {"none"}  # --no-sandbox is recorded on every row
+    assert "WITHOUT a sandbox" in capsys.readouterr().out
+
+
+def test_the_csv_is_written_whole_or_not_at_all(tmp_path):
+    out = tmp_path / "gb.csv"
+    good = [gradebook.Row("ann", "90.1", True, 1, 1, "")]
+    gradebook.write_csv(good, out)
+    before = out.read_text()
+
+    class Broken(gradebook.Row):
+        def csv(self):
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        gradebook.write_csv(good + [Broken("ben", "90.1", True, 1, 1, "")], out)
+    assert out.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["gb.csv"] or all(not p.name.endswith(".tmp") for p in tmp_path.iterdir())

@@ -55,9 +55,8 @@ def test_an_exercise_notebook_with_answers_is_refused(made):
         gradescope.write_autograder([root / "solutions" / TOY], tmp / "x.zip")
 
 
-def autograde(archive: Path, submission: Path, where: Path) -> dict:
-    """Lay out /autograder as Gradescope does, run setup.sh (install skipped) and run_autograder."""
-    ag = where / "autograder"
+def lay_out(archive: Path, submission: Path | None, ag: Path) -> Path:
+    """A folder laid out like /autograder: source/ (the zip), run_autograder, submission/, results/."""
     shutil.rmtree(ag, ignore_errors=True)
     (ag / "submission").mkdir(parents=True)
     with zipfile.ZipFile(archive) as zf:
@@ -65,14 +64,31 @@ def autograde(archive: Path, submission: Path, where: Path) -> dict:
     for name in ("setup.sh", "run_autograder"):
         (ag / "source" / name).chmod(0o755)
     shutil.copy(ag / "source" / "run_autograder", ag / "run_autograder")  # what Gradescope's image build does
-    if submission.is_file():
+    if submission is not None:
         shutil.copy(submission, ag / "submission" / submission.name)
-    env = {**os.environ, gradescope.ROOT_ENV: str(ag), gradescope.SKIP_INSTALL_ENV: "1",
-           # python3 from PATH, as in the container: here, this environment's (where the course is installed)
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    setup = subprocess.run(["bash", "setup.sh"], cwd=ag / "source", env=env, capture_output=True, text=True)
+    return ag
+
+
+def environment(ag: Path) -> dict:
+    # python3 from PATH, as in the container: here, this environment's (where the course is installed)
+    return {**os.environ, gradescope.ROOT_ENV: str(ag), gradescope.SKIP_INSTALL_ENV: "1",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.mark.slow
+def test_setup_sh_runs_with_the_install_skipped(made):
+    archive, _, tmp = made
+    ag = lay_out(archive, None, tmp / "setup")
+    setup = subprocess.run(["bash", "setup.sh"], cwd=ag / "source", env=environment(ag), capture_output=True, text=True)
     assert setup.returncode == 0, setup.stderr
-    done = subprocess.run([str(ag / "run_autograder")], cwd=ag, env=env, capture_output=True, text=True, timeout=600)
+    assert "KAIBERT_AUTOGRADER_SKIP_INSTALL is set" in setup.stdout
+
+
+def autograde(archive: Path, submission: Path, where: Path) -> dict:
+    """Run run_autograder as Gradescope does: from /autograder (here, a folder laid out like it)."""
+    ag = lay_out(archive, submission, where / "autograder")
+    done = subprocess.run([str(ag / "run_autograder")], cwd=ag, env=environment(ag), capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads((ag / "results" / "results.json").read_text())
 
@@ -106,6 +122,7 @@ def test_an_untouched_notebook_gets_zero_and_says_why(made):
 
 def test_a_submission_without_the_notebook_gets_zero_with_the_fix(made):
     archive, _, tmp = made
-    results = autograde(archive, tmp / "nothing.ipynb", tmp)  # nothing submitted
+    ag = lay_out(archive, None, tmp / "empty")  # nothing submitted; graded in this process
+    results = gradescope.grade_submission(ag)
     assert results["score"] == 0 and len(results["tests"]) == 3
     assert "no notebook for chapter 90 in the submission (found: no .ipynb file); upload 90_toy.ipynb" in results["tests"][0]["output"]

@@ -3,13 +3,15 @@ without touching the working tree, releases, and what the installed kaibert know
 
 import pytest
 
-from course_clone import TOY, change_points, commit_all, git, make_course
+from course_clone import IDENTITY, TOY, change_points, git, make_course
 from kaibert.course import notebooks as nbs
 from kaibert.course import versions
 
 
 @pytest.fixture
-def course(tmp_path):
+def course(tmp_path, monkeypatch):
+    for name, value in IDENTITY.items():
+        monkeypatch.setenv(name, value)
     root = tmp_path / "course"
     first = make_course(root)
     return root, first
@@ -56,6 +58,24 @@ def test_old_exercises_come_from_history_and_the_working_tree_is_untouched(cours
     assert versions.checkout(root, versions.Version(first[:10])) == old.parent.parent  # a short hash, cached
 
 
+def test_a_submission_is_given_the_reference_of_its_own_version(course, tmp_path):
+    root, first = course
+    stamped = nbs.read(root / "exercises" / TOY.name)
+    versions.stamp_notebook(stamped, versions.Version(first), "someone/kai-bert-fork")
+    path, version = versions.reference_for(stamped, "90", root)
+    assert path == root / "exercises" / TOY.name and version == versions.Version(first)  # HEAD: the working tree
+    change_points(root, "90.1", 5)
+    path, _ = versions.reference_for(stamped, "90", root)
+    assert ".git" in path.parts and nbs.points(nbs.read(path))["90.1"] == 1  # from history
+    unstamped = nbs.read(root / "exercises" / TOY.name)
+    assert versions.reference_for(unstamped, "90", root) == (None, None)
+    with pytest.raises(versions.VersionError, match="needs a git clone of the course that has that version"):
+        versions.reference_for(stamped, "90", tmp_path / "nowhere")
+    versions.stamp_notebook(stamped, versions.Version("f" * 40))
+    with pytest.raises(versions.VersionError, match="does not have course version"):
+        versions.reference_for(stamped, "90", root)
+
+
 def test_a_version_the_clone_lacks_stops_with_the_fix(course):
     root, _ = course
     with pytest.raises(versions.VersionError, match=r"does not have course version commit 0123456789ab.*git fetch --tags"):
@@ -64,11 +84,18 @@ def test_a_version_the_clone_lacks_stops_with_the_fix(course):
         versions.checkout(root, versions.Version(None, "course-1999"))
 
 
-def test_release_tags_a_clean_clone_only_once(course):
+def test_release_tags_a_commit_whose_notebooks_install_and_open_the_tag(course):
     root, first = course
     assert versions.main(["release", "2026.1", "--root", str(root)]) == 0
-    assert git(root, "rev-list", "-n1", "course-2026.1") == first
-    assert versions.resolve(root, "course-2026.1") == versions.Version(first, "course-2026.1")
+    tagged = git(root, "rev-list", "-n1", "course-2026.1")
+    assert git(root, "rev-parse", f"{tagged}^") == first  # on top of HEAD
+    assert git(root, "rev-parse", "HEAD") == first and git(root, "status", "--porcelain") == ""  # nothing moved here
+    assert len(git(root, "worktree", "list").splitlines()) == 1  # the temporary worktree is gone
+    assert "branch: course-2026.1" in git(root, "show", "course-2026.1:_config.yml")
+    released = git(root, "show", f"course-2026.1:exercises/{TOY.name}")
+    assert "git+https://github.com/someone/kai-bert-fork@course-2026.1" in released
+    assert f"someone/kai-bert-fork/blob/course-2026.1/exercises/{TOY.name}" in released
+    assert versions.resolve(root, "course-2026.1") == versions.Version(tagged, "course-2026.1")
     with pytest.raises(versions.VersionError, match="exists already"):
         versions.release(root, "course-2026.1")
     (root / "kaibert" / "__init__.py").write_text("x = 1\n")
@@ -89,6 +116,15 @@ def test_installed_kaibert_knows_its_commit_from_pip_or_from_its_clone(course, t
     editable = {"url": f"file://{root}", "dir_info": {"editable": True}}
     assert versions.installed_version(editable, package_dir=root) == versions.Version(first)
     assert versions.installed_version(editable, package_dir=tmp_path / "wheel") is None  # nothing records it
+
+
+def test_the_config_branch_is_pinned_or_added():
+    text = 'title: x\nrepository:\n  url: https://github.com/a/b\n  branch: main\nexecute:\n  cache: ""\n'
+    assert versions.pinned_config(text, "course-1") == text.replace("branch: main", "branch: course-1")
+    added = versions.pinned_config("repository:\n  url: https://github.com/a/b\n", "course-1")
+    assert added == "repository:\n  url: https://github.com/a/b\n  branch: course-1\n"
+    with pytest.raises(versions.VersionError, match="no repository section"):
+        versions.pinned_config("title: x\n", "course-1")
 
 
 def test_stamps_compare_by_commit_and_survive_the_round_trip():

@@ -137,7 +137,7 @@ def test_cli_and_classify_print_labels_with_probabilities(setup, tmp_path, capsy
 
 
 def test_config_errors_name_the_key(tmp_path):
-    with pytest.raises(engine.ConfigError, match="unknown config key 'learning_rat'. Did you mean 'learning_rate'"):
+    with pytest.raises(engine.ConfigError, match="unknown key 'learning_rat'. Did you mean 'learning_rate'"):
         engine.config_from_dict({"learning_rat": 1e-4})
     with pytest.raises(engine.ConfigError, match="'task' = 'sentiment' is impossible"):
         engine.config_from_dict({"task": "sentiment"})
@@ -163,3 +163,38 @@ def test_macro_f1_and_confusion_matrix_by_hand():
     never = engine.metrics_from_confusion(engine.confusion_matrix(torch.zeros(4, dtype=torch.long),
                                                                   torch.tensor([0, 0, 1, 1]), 2))
     assert never["accuracy"] == 0.5 and abs(never["macro_f1"] - (2 / 3) / 2) < 1e-9
+
+
+def sigterm_during(step: int):
+    """A callback that sends this process SIGTERM as step `step` (counted from 1) begins."""
+    import os
+    import signal
+
+    import pytorch_lightning as pl
+
+    class _Sigterm(pl.Callback):
+        def on_train_batch_start(self, trainer, *args):
+            if trainer.global_step == step - 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    return _Sigterm()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_fine_tuning_after_a_step_and_resume_loses_nothing(setup):
+    """The run layer's SIGTERM stop (the same as kaibert-train's): interrupted.ckpt, then an exact resume."""
+    from kaibert.run import RunInterrupted
+
+    reference = engine.run(make_config(setup, "sig-ref"))
+    config = make_config(setup, "sig")
+    with pytest.raises(RunInterrupted, match="stopped by SIGTERM after step 4") as stop:
+        engine.run(config, callbacks=[sigterm_during(4)])   # the step is finished
+    assert stop.value.checkpoint == setup[0] / "sig" / "checkpoints" / "interrupted.ckpt"
+    assert stop.value.checkpoint.is_file() and not (setup[0] / "sig" / "results.json").exists()
+    resumed = engine.run(config, resume=True)
+    weights = last_weights(setup[0] / "sig-ref")
+    for name, tensor in last_weights(setup[0] / "sig").items():
+        assert torch.equal(tensor, weights[name]), name
+    assert resumed["test"] == reference["test"] and resumed["steps"] == 6
+    logged = engine.read_metrics(setup[0] / "sig")
+    assert logged["step"][logged["train_loss"].notna()].tolist() == [1, 2, 3, 4, 5, 6]

@@ -60,14 +60,15 @@ _check_module._round = lambda x: _exact_round(x * (1 + 2e-5 * _noise.choice((-1,
 
 
 def grade_with(student: Path, solution: Path, folder: Path, extra: str | None = None):
-    """Grade as grade.grade does, with a cell of the test's own run right after the grader's first."""
-    sol = nbs.read(solution)
-    graded, origin = grade.build_graded(sol, nbs.read(student))
+    """Grade as grade.grade does (against the exercise notebook, in the sandbox), with a cell of
+    the test's own run right after the grader's first."""
+    reference = nbs.read(ROOT / "exercises" / solution.name)
+    graded, origin = grade.build_graded(reference, nbs.read(student))
     if extra:
         cell = nbformat.v4.new_code_cell(extra)
         cell["id"] = "test-extra"
         graded.cells.insert(1, cell)
-    records, stopped = grade.run_with_reruns(graded, sol, folder, "graded", grade.DEFAULT_TIMEOUT)
+    records, stopped = grade.run_with_reruns(graded, folder, grade.DEFAULT_TIMEOUT)
     return grade.verdicts(graded, origin, records, stopped)
 
 
@@ -263,13 +264,13 @@ SHORTCUTS = {  # chapter -> exercise -> (answer cells, what the review flag name
                                       "def attention(q, k, v, mask=None):\n"
                                       "    return scaled_dot_product_attention(q, k, v, mask)\n"},
                     "kaibert.attention.scaled_dot_product_attention")},
-    "05": {"05.1": ({"ex05-1-answer": "import torch.nn.functional as nnf\n\ndef gelu(x):\n    return nnf.gelu(x)\n"},
-                    "torch.nn.functional.gelu"),
-           "05.2": ({"ex05-2-answer": "from kaibert import layers\n\n"
-                                      "def feed_forward_block(h, w_up, b_up, w_down, b_down):\n"
-                                      "    block = layers.FeedForward.__new__(layers.FeedForward)\n"
-                                      "    return F.gelu(h @ w_up.T + b_up) @ w_down.T + b_down\n"},
-                    "kaibert.layers.FeedForward")},
+    "05": {"05.1": ({"ex05-1-answer": "def layer_norm_backward(z, gamma, grad_out, eps=1e-12):\n"
+                                      "    with torch.enable_grad():\n"
+                                      "        leaf = z.clone().requires_grad_(True)\n"
+                                      "        y = gamma * F.layer_norm(leaf, z.shape[-1:], eps=eps)\n"
+                                      "        (grad,) = torch.autograd.grad(y, leaf, grad_out)\n"
+                                      "    return grad\n"},
+                    "torch.autograd.grad")},
 }
 
 
@@ -331,11 +332,11 @@ def test_generated_files_are_fresh_and_notebooks_clean():
 
 
 def test_the_named_near_misses_are_planted():
-    """The four near misses the grading page names are among the cases."""
+    """The three near misses the grading page names are among the cases."""
     found = {ex: " ".join(cells.values()) for s in NEAR_MISS_CHAPTERS for ex, cells in near_misses(s).items()}
     text = " ".join(found.values())
     assert ".var(" in text or "unbiased" in text           # LayerNorm with the unbiased variance
-    assert "torch.tanh" in text                              # tanh-GELU for the exact GELU
+    assert "1.0 - p * random_share" in text                  # a share not conditioned on what the model sees
     assert "grad + weight_decay * param" in text             # coupled L2 decay in AdamW
     assert re.search(r"/ (q\.size\(-1\)|d)\b", text)         # scores over d, not sqrt(d)
 

@@ -1,15 +1,18 @@
 """kaibert's WordPiece tokenizer against Hugging Face's, on the MiniLM BERT vocabulary.
 
-transformers 5 has two BERT tokenizers: ``BertTokenizer`` (= ``BertTokenizerFast``, the Rust
-``tokenizers`` library) and the pure-Python ``BertTokenizerLegacy`` (the original BERT code). Tokens
-and ids are compared with all three; where the two Hugging Face ones disagree (noted below),
-kaibert follows ``transformers.BertTokenizer``.
+transformers has two BERT tokenizers: ``BertTokenizerFast``, on the Rust ``tokenizers`` library,
+and a pure-Python one, the original BERT code. Their names changed in transformers 5: there
+``BertTokenizer`` is ``BertTokenizerFast`` and the Python one is ``BertTokenizerLegacy``; before,
+``BertTokenizer`` was the Python one. Tokens and ids are compared with both, whichever version is
+installed; where the two disagree (noted below), kaibert follows the Rust one, which
+``AutoTokenizer`` gives.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,7 +25,10 @@ from kaibert.tokenization import (
 )
 
 transformers = pytest.importorskip("transformers")
-from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy  # noqa: E402
+try:  # transformers 5 and later
+    from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy as PythonBertTokenizer
+except ImportError:  # transformers 4: BertTokenizer is the Python one
+    PythonBertTokenizer = transformers.BertTokenizer
 
 TEXTS = [
     "Hello, world!",
@@ -73,9 +79,9 @@ PAIRS = [
     ("one", "two three four five six seven eight nine ten"),
 ]
 
-# Where the two Hugging Face tokenizers disagree with each other, kaibert follows
-# transformers.BertTokenizer (the Rust one): it lower-cases character by character, so a
-# final capital sigma becomes "σ", where Python's str.lower gives "ς".
+# Where the two Hugging Face tokenizers disagree with each other, kaibert follows the Rust one
+# (BertTokenizerFast): it lower-cases character by character, so a final capital sigma becomes
+# "σ", where Python's str.lower, which the Python tokenizer calls on whole words, gives "ς".
 RUST_ONLY_TEXTS = ["ΣΟΦΟΣ ΟΔΥΣΣΕΥΣ", "Σ at the end: ΛΟΓΟΣ"]
 
 
@@ -87,19 +93,18 @@ def ours(minilm_path) -> BertTokenizer:
 @pytest.fixture(scope="module")
 def hf_tokenizers(minilm_path) -> dict:
     return {
-        "BertTokenizer": transformers.BertTokenizer.from_pretrained(minilm_path),
-        "BertTokenizerFast": transformers.BertTokenizerFast.from_pretrained(minilm_path),
-        "BertTokenizerLegacy": BertTokenizerLegacy.from_pretrained(minilm_path),
+        "rust": transformers.BertTokenizerFast.from_pretrained(minilm_path),
+        "python": PythonBertTokenizer.from_pretrained(minilm_path),
     }
 
 
 @pytest.fixture(scope="module")
 def hf(hf_tokenizers):
-    """The tokenizer ``transformers`` gives for BERT (BertTokenizer; in transformers 5 also Fast)."""
-    return hf_tokenizers["BertTokenizer"]
+    """The tokenizer ``transformers.AutoTokenizer`` gives for BERT: the Rust one."""
+    return hf_tokenizers["rust"]
 
 
-HF_NAMES = ["BertTokenizer", "BertTokenizerFast", "BertTokenizerLegacy"]
+HF_NAMES = ["rust", "python"]
 
 
 # --- tokens and ids ----------------------------------------------------------------------------
@@ -125,10 +130,15 @@ def test_text_set_is_varied(ours):
     assert ours.tokenize("x" * 101) == ["[UNK]"] and ours.tokenize("x" * 100) != ["[UNK]"]
 
 
-def test_final_sigma_follows_transformers_bert_tokenizer(ours, hf_tokenizers):
+def test_final_sigma_follows_the_rust_tokenizer(ours, hf_tokenizers):
     for text in RUST_ONLY_TEXTS:
-        assert ours.tokenize(text) == hf_tokenizers["BertTokenizer"].tokenize(text)
-        assert ours.encode(text) == hf_tokenizers["BertTokenizerFast"].encode(text)
+        assert ours.tokenize(text) == hf_tokenizers["rust"].tokenize(text)
+        assert ours.encode(text) == hf_tokenizers["rust"].encode(text)
+        # Chapter 01's claim: Google's two stages, which the Python tokenizer runs, give "ς". (Its
+        # tokenize() in transformers 4 lower-cases the text character by character first.)
+        python = hf_tokenizers["python"]
+        pieces = [p for w in python.basic_tokenizer.tokenize(text) for p in python.wordpiece_tokenizer.tokenize(w)]
+        assert ours.tokenize(text) != pieces and pieces[-1].endswith("ς")
 
 
 @pytest.mark.parametrize("name", HF_NAMES)
@@ -139,14 +149,13 @@ def test_sentence_pairs_match_transformers(ours, hf_tokenizers, name):
         assert ours(first, second) == dict(theirs(first, second, return_token_type_ids=True))
 
 
-@pytest.mark.parametrize("name", ["BertTokenizer", "BertTokenizerFast"])
 @pytest.mark.parametrize("first, second", [("short", ""), ("short", " "), ("", "x"), ("", "")])
-def test_an_empty_second_sentence_matches_transformers(ours, hf_tokenizers, name, first, second):
+def test_an_empty_second_sentence_matches_transformers(ours, hf_tokenizers, first, second):
     """tokenizer("short", "") is one sentence, [CLS] short [SEP]; a lone space is still a pair.
 
-    (The legacy pure-Python tokenizer, like Google's original code, gives a second [SEP] here.)
+    (The pure-Python tokenizer, like Google's original code, gives a second [SEP] here.)
     """
-    theirs = hf_tokenizers[name]
+    theirs = hf_tokenizers["rust"]
     assert ours(first, second) == dict(theirs(first, second, return_token_type_ids=True))
     assert ours.encode(first, second) == theirs.encode(first, second)
 
@@ -261,14 +270,20 @@ def test_return_tensors_pt_matches_transformers(ours, hf):
 # --- decoding -----------------------------------------------------------------------------------
 
 
+def decode(hf, ids, **kwargs):
+    """transformers' decode without its clean-up of spaces ("isn ' t" -> "isn't"): the default from
+    transformers 5 on, and what kaibert does; transformers 4 cleans up unless told not to."""
+    return hf.decode(ids, clean_up_tokenization_spaces=False, **kwargs)
+
+
 def test_decode_matches_transformers(ours, hf):
     for text in TEXTS + [first + " " + second for first, second in PAIRS]:
         ids = hf.encode(text)
-        assert ours.decode(ids) == hf.decode(ids), text
-        assert ours.decode(ids, skip_special_tokens=True) == hf.decode(ids, skip_special_tokens=True), text
+        assert ours.decode(ids) == decode(hf, ids), text
+        assert ours.decode(ids, skip_special_tokens=True) == decode(hf, ids, skip_special_tokens=True), text
     odd = hf.convert_tokens_to_ids(["##ing", "hello", "'", "s", ".", "##.", "do", "not", "?", "[PAD]"])
-    assert ours.decode(odd) == hf.decode(odd)
-    assert ours.decode(odd, skip_special_tokens=True) == hf.decode(odd, skip_special_tokens=True)
+    assert ours.decode(odd) == decode(hf, odd)
+    assert ours.decode(odd, skip_special_tokens=True) == decode(hf, odd, skip_special_tokens=True)
 
 
 def test_decode_round_trip(ours):
@@ -302,7 +317,7 @@ def test_save_pretrained_loads_in_transformers(ours, minilm_path, tmp_path, do_l
     assert (tmp_path / "vocab.txt").is_file() and (tmp_path / "tokenizer_config.json").is_file()
     reloaded = BertTokenizer.from_pretrained(tmp_path)
     assert reloaded.vocab == ours.vocab and reloaded.do_lower_case == do_lower_case
-    for cls in (transformers.BertTokenizer, transformers.BertTokenizerFast, BertTokenizerLegacy):
+    for cls in (transformers.BertTokenizerFast, PythonBertTokenizer):  # BertTokenizer is one of them
         theirs = cls.from_pretrained(tmp_path)
         assert theirs.vocab_size == tokenizer.vocab_size
         for text in TEXTS + ["Cased Words STAY cased"]:
@@ -311,7 +326,7 @@ def test_save_pretrained_loads_in_transformers(ours, minilm_path, tmp_path, do_l
 
 def test_loads_what_transformers_saves(hf, tmp_path):
     """transformers 5 saves tokenizer.json without vocab.txt; the vocabulary is read from it."""
-    cased = transformers.BertTokenizer.from_pretrained(hf.name_or_path, do_lower_case=False)
+    cased = transformers.BertTokenizerFast.from_pretrained(hf.name_or_path, do_lower_case=False)
     cased.save_pretrained(tmp_path)
     mine = BertTokenizer.from_pretrained(tmp_path)
     assert mine.vocab == hf.get_vocab() and mine.do_lower_case is False
@@ -326,7 +341,7 @@ def test_config_file_settings_are_read(minilm_path, tmp_path, hf):
         json.dumps({"do_lower_case": True, "strip_accents": False, "model_max_length": 128})
     )
     mine = BertTokenizer.from_pretrained(tmp_path)
-    theirs = transformers.BertTokenizer.from_pretrained(tmp_path)
+    theirs = transformers.BertTokenizerFast.from_pretrained(tmp_path)
     assert mine.strip_accents is False and mine.model_max_length == 128
     for text in TEXTS:
         assert mine.encode(text) == theirs.encode(text), text
@@ -452,3 +467,49 @@ def test_call_refuses_bad_batches_and_options(ours):
         ours(["short", "a bit longer"], padding=False, return_tensors="pt")
     with pytest.raises(ValueError, match="return_tensors='np' is not supported"):
         ours("a", return_tensors="np")
+
+
+# --- chapter 01 builds the package's tokenizer -------------------------------------------------
+
+CHAPTER_01 = Path(__file__).resolve().parents[1] / "chapters" / "01_tokenization.ipynb"
+# What chapter 01 builds in the open, under the names kaibert.tokenization uses.
+BUILT_IN_CHAPTER_01 = {
+    "is_whitespace", "is_control", "clean_text", "CHINESE_CHAR_RANGES", "is_chinese_char",
+    "space_out_chinese_chars", "remove_accents", "lower_case", "is_punctuation", "split_on_punctuation",
+    "basic_tokenize", "MAX_INPUT_CHARS_PER_WORD", "wordpiece_tokenize", "pad_batch",
+}
+
+
+def top_level_definitions(source: str) -> dict[str, str]:
+    """name -> the code of each top-level function and constant, without docstrings (comments never count)."""
+    import ast
+
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                body = body[1:]  # the docstring: the package's may say more than the chapter's
+            node.body = [stmt for stmt in body if not isinstance(stmt, (ast.Import, ast.ImportFrom))]
+            found[node.name] = ast.dump(node)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            found[node.targets[0].id] = ast.dump(node.value)
+    return found
+
+
+def test_chapter_01_builds_the_package_tokenizer_under_its_names():
+    """Chapter 01's functions are kaibert.tokenization's, name for name and line for line, so the
+    two cannot drift: change one without the other and this fails."""
+    import kaibert.tokenization as tokenization
+
+    cells = [c for c in json.loads(CHAPTER_01.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    chapter = {}
+    for cell in cells:
+        source = "".join(cell["source"])
+        if not source.lstrip().startswith(("!", "%")):
+            chapter.update(top_level_definitions(source))
+    package = top_level_definitions(Path(tokenization.__file__).read_text(encoding="utf-8"))
+    assert BUILT_IN_CHAPTER_01 <= set(chapter), sorted(BUILT_IN_CHAPTER_01 - set(chapter))
+    differ = sorted(name for name in BUILT_IN_CHAPTER_01 if chapter[name] != package.get(name))
+    assert not differ, f"chapter 01 and kaibert/tokenization.py differ in {differ}"

@@ -2,6 +2,8 @@
 
 import json
 import math
+import re
+import shlex
 
 import pytest
 import torch
@@ -177,6 +179,8 @@ def test_the_shipped_configs_are_valid():
     ({"model.num_attention_heads": 3}, "'model' does not make a valid BertConfig: hidden_size"),
     ({"model.max_position_embeddings": 16}, "'model.max_position_embeddings' = 16 is impossible"),
     ({"data": [1, 2]}, "'data' must be a mapping"),
+    ({"output_dir": 7}, "'output_dir' = 7 is impossible"),
+    ({"model.architecture": "gpt"}, "'model.architecture' = 'gpt' is impossible"),
 ])
 def test_bad_configs_name_the_key(changes, message):
     with pytest.raises(ktrain.ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
@@ -209,7 +213,7 @@ def test_cli_reports_a_bad_config_without_a_traceback(tmp_path, capsys):
 
 def test_yaml_exponents_are_accepted_for_every_float_key(tmp_path):
     """PyYAML (YAML 1.1) reads `1e-3` as the string '1e-3'; every float key takes it as a number."""
-    from kaibert.train.config import _float_keys
+    from kaibert.run.config import float_keys as _float_keys
 
     values = config_values()
     for section, cls in (("data", ktrain.DataConfig), ("training", ktrain.TrainingConfig)):
@@ -234,21 +238,45 @@ def test_yaml_exponents_are_accepted_for_every_float_key(tmp_path):
 
 
 def test_the_readme_reference_of_config_keys_is_current():
+    import dataclasses
     from pathlib import Path
 
-    from kaibert.train import reference
+    from kaibert.finetune.config import FinetuneConfig
+    from kaibert.run import reference
+    from kaibert.train.architectures import ARCHITECTURES
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert reference.readme_block(readme) == reference.render_block(), (
-        "README.md's training-config reference is stale: run `python -m kaibert.train.reference README.md`")
+        "README.md's config reference is stale: run `python -m kaibert.run.reference README.md`")
     rendered = reference.reference_markdown()
     for section, cls in (("data", ktrain.DataConfig), ("training", ktrain.TrainingConfig)):
-        for f in __import__("dataclasses").fields(cls):
+        for f in dataclasses.fields(cls):
             assert f"`{section}.{f.name}`" in rendered and f.metadata.get("help"), f.name
-    for f in __import__("dataclasses").fields(BertConfig):
-        if f.name != "vocab_size":
-            assert f"`model.{f.name}`" in rendered, f.name
-            assert f.name in ktrain.config.MODEL_KEYS, f"say what model.{f.name} means in MODEL_KEYS"
+    for f in dataclasses.fields(FinetuneConfig):
+        assert f"| `{f.name}` |" in rendered and f.metadata.get("help"), f.name
+    assert "`model.architecture`" in rendered and "bert" in ARCHITECTURES
+    for name, arch in ARCHITECTURES.items():          # every architecture says what its keys mean
+        assert f"`architecture: {name}`" in rendered
+        for f in dataclasses.fields(arch.config_class):
+            if f.name != "vocab_size":
+                assert f"`model.{f.name}`" in rendered, f.name
+                assert f.name in arch.key_help, f"say what model.{f.name} means in {name}'s key_help"
+
+
+def test_the_reference_command_rewrites_a_stale_readme_and_check_fails_on_it(tmp_path, capsys):
+    from kaibert.run import reference
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{reference.BEGIN}\nold table\n{reference.END}\n\nafter\n")
+    with pytest.raises(SystemExit) as stale:
+        reference.main([str(readme), "--check"])
+    assert stale.value.code == 1
+    reference.main([str(readme)])
+    text = readme.read_text()
+    assert "old table" not in text and text.endswith("after\n") and reference.render_block() in text
+    with pytest.raises(SystemExit) as fresh:
+        reference.main([str(readme), "--check"])
+    assert fresh.value.code == 0
 
 
 def test_cli_a_misspelt_data_set_offline_fails_at_once(tmp_path, capsys, monkeypatch):
@@ -407,11 +435,11 @@ def test_sigterm_says_where_it_stopped_and_how_to_resume(run_setup, tmp_path):
     out, err = job.communicate(timeout=600)
     assert job.returncode == 143, err
     assert "Traceback" not in err and not (root / "term" / "results.json").exists()
-    stopped = int(__import__("re").search(r"stopped by SIGTERM after step (\d+)", err).group(1))
+    stopped = int(re.search(r"stopped by SIGTERM after step (\d+)", err).group(1))
     assert 20 <= stopped < 300
     resume = err.strip().splitlines()[-1].strip()
-    assert resume == __import__("shlex").join(command + ["--resume"])
-    done = subprocess.run(__import__("shlex").split(resume), capture_output=True, text=True, timeout=600)
+    assert resume == shlex.join(command + ["--resume"])
+    done = subprocess.run(shlex.split(resume), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert json.loads((root / "term" / "results.json").read_text())["steps"] == 300
     steps = ktrain.read_metrics(root / "term")
@@ -507,3 +535,81 @@ def test_compile_keeps_the_parameter_names_of_checkpoints():
     assert compiled._compiled is not None and plain._compiled is None
     assert list(compiled.state_dict()) == list(plain.state_dict())
     assert not any("_orig_mod" in name for name in compiled.state_dict())
+
+
+# --- the run layer's seams: a new architecture is a registered module -----------------------
+
+def test_a_new_architecture_needs_only_a_registration(monkeypatch):
+    """model.architecture picks the model through kaibert.train.architectures, keys and all."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from kaibert.train import architectures
+    from kaibert.train.module import MLMModule
+
+    @dataclasses.dataclass
+    class TinyConfig:
+        vocab_size: int = 10
+        hidden_size: int = 8
+        max_position_embeddings: int = 16
+
+    class TinyMaskedLM(torch.nn.Module):
+        """Bag of embeddings: the same forward(input_ids, attention_mask, labels) contract."""
+
+        def __init__(self, config):
+            super().__init__()
+            self.config = config
+            self.embed = torch.nn.Embedding(config.vocab_size, config.hidden_size)
+            self.out = torch.nn.Linear(config.hidden_size, config.vocab_size)
+
+        def forward(self, input_ids, attention_mask=None, labels=None, **unused):
+            logits = self.out(self.embed(input_ids))                          # (B, T, V)
+            loss = None if labels is None else torch.nn.functional.cross_entropy(
+                logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+            return SimpleNamespace(loss=loss, logits=logits)
+
+    tiny = architectures.Architecture("tiny", TinyConfig, TinyMaskedLM,
+                                      key_help={"hidden_size": "width", "max_position_embeddings": "positions"})
+    monkeypatch.setitem(architectures.ARCHITECTURES, "tiny", tiny)
+    values = config_values(model={"architecture": "tiny", "hidden_size": 12})
+    config = ktrain.config_from_dict(values)
+    assert config.architecture() is tiny
+    model_config = ktrain.model_config_dict(config, vocab_size=VOCAB)
+    assert model_config == {"hidden_size": 12, "max_position_embeddings": 32, "vocab_size": VOCAB}
+    module = MLMModule(model_config, architecture="tiny")
+    assert isinstance(module.model, TinyMaskedLM) and module.model.config.hidden_size == 12
+    batch = ktrain.MaskedBatches(random_blocks(), 8, 1, VOCAB, IDS).batch(0)
+    assert torch.isfinite(ktrain.mlm_loss(module.model, batch))
+    # BERT's keys are not tiny's, and an unknown architecture names the known ones
+    with pytest.raises(ktrain.ConfigError, match="unknown key 'model.num_hidden_layers'.*TinyConfig"):
+        ktrain.config_from_dict(config_values(model={"architecture": "tiny", "num_hidden_layers": 2}))
+    with pytest.raises(ktrain.ConfigError, match=r"'model.architecture' = 'gpt' is impossible.*'bert'"):
+        ktrain.config_from_dict(config_values(model={"architecture": "gpt"}))
+    from kaibert.run import reference
+    assert "`architecture: tiny`" in reference.reference_markdown()
+
+
+def test_checkpoints_carry_the_cpu_and_gpu_random_state():
+    """RunModule (training and fine-tuning alike) saves the random state; loading it repeats the draws."""
+    from kaibert.run.module import RunModule
+
+    module = RunModule()
+    torch.manual_seed(5)
+    checkpoint = {}
+    module.on_save_checkpoint(checkpoint)
+    state = checkpoint["torch_rng_state"]
+    assert set(state) == {"cpu", "cuda"}
+    assert len(state["cuda"]) == (torch.cuda.device_count() if torch.cuda.is_available() else 0)
+    first = torch.rand(3)
+    module.on_load_checkpoint(checkpoint)
+    assert torch.equal(torch.rand(3), first)
+    module.on_load_checkpoint({"torch_rng_state": state["cpu"]})     # older checkpoints: CPU state alone
+    assert torch.equal(torch.rand(3), first)
+
+
+def test_the_finetune_module_is_a_run_module():
+    from kaibert.finetune import engine
+    from kaibert.run.module import RunModule
+
+    module = engine.make_module(tiny_model(), 1e-3, 0.0, "linear", 0, 10)
+    assert isinstance(module, RunModule)

@@ -87,7 +87,26 @@ def install_commands(repo: tuple[str, str] | None, ref: str | None = None) -> li
     return stamp.install_commands(owner, name, ref or branch)
 
 
-def version_lines(version: versions.Version | None, repo) -> list[str]:
+def links_install_their_version(root: Path, version: versions.Version | None, names: list[str]) -> bool:
+    """Whether the notebooks that the Colab links open (those committed at the version) install it.
+
+    True for a release made by ``make release``, whose notebooks name the tag; a plain commit's
+    notebooks install the branch of _config.yml, so students should upload the bundle's own.
+    """
+    if version is None or version.commit is None or version.dirty:
+        return False
+    for name in names:
+        try:
+            nb = nbs.reads(versions.git(root, "show", f"{version.commit}:exercises/{name}"), name)
+        except (versions.VersionError, nbs.NotebookError):
+            return False
+        setup = next((c.source for c in nb.cells if c.get("id") == stamp.SETUP_ID), "")
+        if f'@{version.ref}"' not in setup:
+            return False
+    return True
+
+
+def version_lines(version: versions.Version | None, repo, links_pinned: bool = True) -> list[str]:
     """The README's paragraph on the course version of the bundle."""
     if version is None or version.commit is None:
         return ["**Course version: not pinned.** This bundle was made from a folder that is not a git clone, so",
@@ -95,6 +114,12 @@ def version_lines(version: versions.Version | None, repo) -> list[str]:
     lines = [f"**Course version: {version.name}** (commit `{version.commit}`). The links, the install lines",
              "and each notebook's first cell install and open exactly this version, whenever you run them;",
              "the grader grades your notebook against this version's exercises.", ""]
+    if not links_pinned:
+        lines[:3] = [f"**Course version: {version.name}** (commit `{version.commit}`). The install lines and the",
+                     "first cell of each notebook in this folder install exactly this version; the grader grades your",
+                     "notebook against this version's exercises. The Colab links open the notebooks as they were at",
+                     "this commit, but their first cell installs the course's latest version: **upload the notebooks",
+                     "from this folder to Colab** (*File → Upload notebook*) rather than following the links.", ""]
     if version.dirty:
         lines[:3] = [f"**Course version: {version.name}. Warning:** this bundle was made from a clone with",
                      "uncommitted changes, so no install line can give you exactly this version: what you install",
@@ -103,7 +128,7 @@ def version_lines(version: versions.Version | None, repo) -> list[str]:
 
 
 def readme(notebooks: list[tuple[Path, object]], due: str, repo, title: str,
-           version: versions.Version | None = None) -> str:
+           version: versions.Version | None = None, links_pinned: bool = True) -> str:
     ref = version.ref if version is not None and version.commit else None
     chapters = ", ".join(p.name[:2] for p, _ in notebooks)
     example = notebooks[0][0].name
@@ -112,7 +137,7 @@ def readme(notebooks: list[tuple[Path, object]], due: str, repo, title: str,
         "",
         f"**Due: {due}.**",
         "",
-        *version_lines(version, repo),
+        *version_lines(version, repo, links_pinned),
         f"Chapters {chapters} of KAI-BERT. Each notebook below holds exercises: code cells that raise",
         "`NotImplementedError` until you replace that line with your answer, each followed by a check cell.",
         "",
@@ -243,7 +268,9 @@ def make_bundle(root: Path, chapters: list[str], due: str, out: Path, title: str
     for path, nb in notebooks:
         nbs.write(pinned_notebook(nb, path.name, repo, version), out / path.name)
         written.append(out / path.name)
-    text = readme(notebooks, due, repo, title or f"KAI-BERT assignment: chapters {', '.join(chapters)}", version)
+    pinned_links = links_install_their_version(root, version, [p.name for p, _ in notebooks])
+    text = readme(notebooks, due, repo, title or f"KAI-BERT assignment: chapters {', '.join(chapters)}", version,
+                  pinned_links)
     (out / "README.md").write_text(text, encoding="utf-8")
     written.append(out / "README.md")
     return written

@@ -1,7 +1,8 @@
 """Read every answer cell before it runs, and say which ones reach for the grading itself.
 
-Grading runs student code; it is not a sandbox. What it can do is read each answer cell's
-syntax tree (never run it) and report, per exercise:
+The sandbox (``kaibert.course.sandbox``) keeps student code away from the answer key, the other
+submissions and the machine; inside it, the code can still try to fake its own check. So the
+audit reads each answer cell's syntax tree (never runs it) and reports, per exercise:
 
 - ``zero``: the cell rebinds or patches what grading relies on (``check``, ``print``,
   ``builtins``, ``sys.stdout``/``sys.stderr``/``sys.modules``, attributes of ``kaibert.course``),
@@ -35,7 +36,8 @@ REFERENCE_STRINGS = ("references.json", ".ipynb")
 LISTING_CALLS = {"listdir", "scandir", "iterdir", "glob", "rglob", "iglob", "walk"}
 REDIRECTS = {"redirect_stdout", "redirect_stderr"}
 READER_MODULES = ("nbformat", "nbclient", "nbval", "kaibert.course.grade", "kaibert.course.gradebook",
-                  "kaibert.course.exercises", "kaibert.course.notebooks", "kaibert.course.nbval_plugin",
+                  "kaibert.course.exercises", "kaibert.course.notebooks", "kaibert.course.kernel",
+                  "kaibert.course.sandbox",
                   "kaibert.course.compare", "kaibert.course.audit", "ctypes", "gc")
 
 

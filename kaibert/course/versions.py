@@ -287,11 +287,56 @@ def notebook_at(root: Path, version: Version, chapter: str, folder: str = "exerc
     return found[0]
 
 
+def reference_for(nb, chapter: str, root: Path | None, folder: str = "exercises") -> tuple[Path | None, Version | None]:
+    """The ``folder`` notebook of ``chapter`` at the version a submission ``nb`` was handed out from.
+
+    An unstamped notebook gives (None, None): the caller grades it as it always did. A stamped one
+    gives that version's notebook: the working tree's when the clone is at that version and clean,
+    else one taken from git history. Raises VersionError when that version cannot be had, so that
+    nothing is ever graded against another version's exercises without saying so.
+    """
+    version = notebook_version(nb)
+    if version is None:
+        return None, None
+    if root is None or not is_clone(Path(root)):
+        raise VersionError(
+            f"this notebook was handed out from course version {version.name}; grading it needs a git clone of "
+            "the course that has that version (run inside it, or name it with --root)"
+        )
+    root = Path(root)
+    here = course_version(root)
+    if version.same_as(here) and not here.dirty:
+        found = sorted((root / folder).glob(f"{chapter}_*.ipynb"))
+        if found:
+            return found[0], version
+    return notebook_at(root, version, chapter, folder), version
+
+
 # --- releases ------------------------------------------------------------------------------------
 
 
+def pinned_config(text: str, ref: str) -> str:
+    """_config.yml's text with ``repository.branch`` set to ``ref`` (added when missing)."""
+    block = re.search(r"^repository:[ \t]*\n((?:[ \t]+.*\n?)*)", text, flags=re.MULTILINE)
+    if not block:
+        raise VersionError("_config.yml has no repository section; a release pins its notebooks to it")
+    body = block.group(1)
+    if re.search(r"^[ \t]+branch:", body, flags=re.MULTILINE):
+        body = re.sub(r"^([ \t]+branch:[ \t]*).*$", lambda m: m.group(1) + ref, body, count=1, flags=re.MULTILINE)
+    else:
+        indent = re.match(r"[ \t]+", body).group(0)
+        body = body.rstrip("\n") + f"\n{indent}branch: {ref}\n"
+    return text[: block.start(1)] + body + text[block.end(1):]
+
+
 def release(root: Path, name: str, message: str | None = None) -> str:
-    """Tag HEAD as a release (``course-NAME``); the tree must be clean. Returns the tag."""
+    """Tag a release of the clean clone's HEAD as ``course-NAME``; returns the tag.
+
+    The tag points at a release commit made on top of HEAD in a temporary worktree (the working
+    tree and the branch stay as they are): in it, ``_config.yml``'s branch is the tag and every
+    notebook's Colab badge and install cell were stamped again, so a notebook opened from the tag
+    in Colab installs the tag, not whatever the branch holds by then.
+    """
     root = Path(root)
     tag = release_tag(name)
     version = course_version(root)
@@ -302,7 +347,23 @@ def release(root: Path, name: str, message: str | None = None) -> str:
         )
     if git(root, "tag", "--list", tag):
         raise VersionError(f"the tag {tag} exists already (on {git(root, 'rev-list', '-n1', tag)[:12]}); pick a new name")
-    git(root, "tag", "-a", tag, "-m", message or f"KAI-BERT course release {tag}")
+    target = version.commit
+    if (root / "_config.yml").is_file():
+        from kaibert.course import stamp
+
+        with tempfile.TemporaryDirectory(prefix="kaibert-release-") as tmp:
+            tree = Path(tmp) / "release"
+            git(root, "worktree", "add", "--detach", "-q", str(tree), version.commit)
+            try:
+                config = tree / "_config.yml"
+                config.write_text(pinned_config(config.read_text(encoding="utf-8"), tag), encoding="utf-8")
+                stamp.run(tree)
+                git(tree, "add", "-A")
+                git(tree, "commit", "-q", "-m", f"Release {tag}: the notebooks install and open {tag}")
+                target = git(tree, "rev-parse", "HEAD")
+            finally:
+                git(root, "worktree", "remove", "--force", str(tree))
+    git(root, "tag", "-a", tag, "-m", message or f"KAI-BERT course release {tag}", target)
     return tag
 
 
@@ -317,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "release":
             tag = release(args.root, args.name)
-            print(f"tagged {tag} at {git(args.root, 'rev-parse', 'HEAD')[:12]}")
+            print(f"tagged {tag}: a release commit ({git(args.root, 'rev-list', '-n1', tag)[:12]}) on top of "
+                  f"{git(args.root, 'rev-parse', 'HEAD')[:12]} whose notebooks install and open {tag}")
             print(f"publish it with `git push origin {tag}`; then `kaibert-assign ... --version {tag}` pins bundles to it")
             return 0
         print(f"this clone: {course_version(args.root).name}")

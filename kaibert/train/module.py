@@ -10,31 +10,28 @@ from typing import Sequence
 
 import torch
 
-from kaibert.config import BertConfig
-from kaibert.mlm import BertForMaskedLM
+from kaibert.run.module import RunModule
 from kaibert.schedules import make_scheduler
+from kaibert.train.architectures import get_architecture
 from kaibert.train.loop import make_optimizer, masked_lm_counts, mlm_loss, summarize_counts
 
 
-try:
-    import pytorch_lightning as pl
-except ImportError as err:  # pragma: no cover - depends on the install
-    raise ImportError("training with Lightning needs `pip install pytorch-lightning` "
-                      "(or `pip install kaibert[train]`)") from err
+class MLMModule(RunModule):
+    """A masked LM + AdamW + warm-up/decay schedule, with validation loss, perplexity, accuracy.
 
-
-class MLMModule(pl.LightningModule):
-    """BertForMaskedLM + AdamW + warm-up/decay schedule, with validation loss, perplexity, accuracy."""
+    The model is ``architecture``'s masked LM (``BertForMaskedLM`` for ``bert``) built from
+    ``model_config``. ``RunModule`` saves the random state with every checkpoint.
+    """
 
     def __init__(self, model_config: dict, learning_rate: float = 1e-3, weight_decay: float = 0.01,
                  betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-6,
                  schedule: str = "linear", warmup_steps: int = 0, total_steps: int = 1000,
-                 baseline_token_id: int | None = None, compile: bool = False):
+                 baseline_token_id: int | None = None, compile: bool = False,
+                 architecture: str = "bert"):
         super().__init__()
         self.save_hyperparameters()
-        self.model = BertForMaskedLM(BertConfig.from_dict(model_config))
+        self.model = get_architecture(architecture).build(model_config)
         self._val_counts: dict[str, float] = {}
-        self._rng_before_step: tuple[int, torch.Tensor] | None = None
         # torch.compile's wrapper is kept out of the module tree, so that checkpoints and the
         # saved model keep their plain parameter names.
         self.__dict__["_compiled"] = torch.compile(self.model) if compile else None
@@ -84,30 +81,3 @@ class MLMModule(pl.LightningModule):
         optimizer = make_optimizer(self.model, hp.learning_rate, hp.weight_decay, hp.betas, hp.eps)
         scheduler = make_scheduler(optimizer, hp.schedule, hp.warmup_steps, hp.total_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    # The random state that dropout draws from is part of a run's state: save it with every
-    # checkpoint, as it was after the last completed step, so that a resumed run repeats.
-    def on_train_batch_start(self, batch, batch_idx):
-        self._rng_before_step = (self.trainer.global_step, _rng_state())
-
-    def on_save_checkpoint(self, checkpoint):
-        step_started = self._rng_before_step
-        if step_started is not None and step_started[0] == self.trainer.global_step:
-            checkpoint["torch_rng_state"] = step_started[1]   # interrupted inside a step
-        else:
-            checkpoint["torch_rng_state"] = _rng_state()
-
-    def on_load_checkpoint(self, checkpoint):
-        state = checkpoint.get("torch_rng_state")
-        if isinstance(state, dict):
-            torch.set_rng_state(state["cpu"])
-            if state.get("cuda") and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(state["cuda"])
-        elif state is not None:                                 # older checkpoints: the CPU state
-            torch.set_rng_state(state)
-
-
-def _rng_state() -> dict:
-    """The random state dropout draws from: the CPU generator's, and each GPU's when there are any."""
-    return {"cpu": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}

@@ -3,16 +3,18 @@
 # Planted wrong answers, the mistakes students really make. Planted all at once, exactly these
 # exercises must fail.
 WRONG = {
-    # erf without the 1/sqrt(2): Phi(x) is (1 + erf(x / sqrt 2)) / 2
+    # sigma treated as a constant: the mean is removed, the direction of the token itself is not
     "05.1": {"ex05-1-answer": '''\
-def gelu(x):
-    return 0.5 * x * (1.0 + torch.erf(x))
+def layer_norm_backward(z, gamma, grad_out, eps=1e-12):
+    sigma = torch.sqrt(z.var(dim=-1, unbiased=False, keepdim=True) + eps)
+    u = gamma * grad_out
+    return (u - u.mean(dim=-1, keepdim=True)) / sigma
 '''},
-    # ReLU, as in the original Transformer, where BERT uses GELU
+    # beta taken through the scale as well: gamma multiplies z_hat only, not the shift
     "05.2": {"ex05-2-answer": '''\
-def feed_forward_block(h, w_up, b_up, w_down, b_down):
-    u = h @ w_up.T + b_up
-    return F.relu(u) @ w_down.T + b_down
+def fold_layer_norm(gamma, beta, weight, bias):
+    new_weight = weight * gamma
+    return new_weight, bias + new_weight @ beta
 '''},
     # GLU's plain sigmoid gate where SwiGLU asks for SiLU (z * sigmoid(z))
     "05.3": {"ex05-3-answer": '''\
@@ -38,17 +40,21 @@ def encoder_layer_macs(seq_len, hidden_size, intermediate_size):
 
 # Correct answers written differently: all must pass.
 ALTERNATIVE = {
-    # the normal CDF through erfc
+    # the whole Jacobian of every token, dy_i/dz_j = gamma_i (delta_ij - 1/H - z_hat_i z_hat_j / H) / sigma
     "05.1": {"ex05-1-answer": '''\
-def gelu(x):
-    return x * 0.5 * torch.erfc(-x / math.sqrt(2.0))
+def layer_norm_backward(z, gamma, grad_out, eps=1e-12):
+    H = z.shape[-1]
+    centred = z - z.mean(dim=-1, keepdim=True)
+    sigma = (centred.pow(2).mean(dim=-1, keepdim=True) + eps).sqrt()
+    z_hat = centred / sigma
+    eye = torch.eye(H, dtype=z.dtype)
+    jac = gamma[:, None] * (eye - 1.0 / H - z_hat[..., :, None] * z_hat[..., None, :] / H) / sigma[..., None]
+    return torch.einsum("...i,...ij->...j", grad_out, jac)
 '''},
-    # einsum for the matrix products, the (out, in) layout spelled out
+    # a diagonal matrix for the scale, F.linear for the shift
     "05.2": {"ex05-2-answer": '''\
-def feed_forward_block(h, w_up, b_up, w_down, b_down):
-    u = torch.einsum("bth,ih->bti", h, w_up) + b_up
-    g = F.gelu(u)
-    return torch.einsum("bti,hi->bth", g, w_down) + b_down
+def fold_layer_norm(gamma, beta, weight, bias):
+    return weight @ torch.diag(gamma), F.linear(beta, weight, bias)
 '''},
     # F.silu and einsum
     "05.3": {"ex05-3-answer": '''\
@@ -82,9 +88,12 @@ def encoder_layer_macs(seq_len, hidden_size, intermediate_size):
 
 # Near misses: answers one small slip away from right, which the tolerance must still fail.
 NEAR_MISS = {
-    # the tanh approximation where the exact GELU is asked (at most 4.7e-4 away, near x = 2.7)
+    # the unbiased variance (divide by H - 1) where LayerNorm uses the biased one: sigma off by sqrt(8/7)
     "05.1": {"ex05-1-answer": '''\
-def gelu(x):
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+def layer_norm_backward(z, gamma, grad_out, eps=1e-12):
+    sigma = torch.sqrt(z.var(dim=-1, unbiased=True, keepdim=True) + eps)
+    z_hat = (z - z.mean(dim=-1, keepdim=True)) / sigma
+    u = gamma * grad_out
+    return (u - u.mean(dim=-1, keepdim=True) - z_hat * (u * z_hat).mean(dim=-1, keepdim=True)) / sigma
 '''},
 }

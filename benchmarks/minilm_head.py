@@ -7,8 +7,8 @@ encoder stays frozen, its hidden states at masked positions are computed once, a
 them. Then it measures the result on held-out plays against a frequency baseline and against
 shakespeare-mini.
 
-    python -m kaibert.minilm_head train --out OUT_FOLDER     # 33 minutes on 2 busy CPU cores
-    python -m kaibert.minilm_head evaluate OUT_FOLDER        # writes OUT_FOLDER/results.json
+    python benchmarks/minilm_head.py train --out OUT_FOLDER     # 33 minutes on 2 busy CPU cores
+    python benchmarks/minilm_head.py evaluate OUT_FOLDER        # writes OUT_FOLDER/results.json
 
 Measured with the defaults (3,200 blocks of the training plays, 29,571 masked tokens, 6 epochs; the
 head has 179,130 numbers of its own): on 1,856 masked tokens of the test plays its first guess is
@@ -233,7 +233,7 @@ def train(out: str | Path, n_blocks: int = 3200, epochs: int = 6, lr: float = 2e
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m kaibert.minilm_head", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python benchmarks/minilm_head.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a head on the frozen MiniLM encoder")
     t.add_argument("--out", required=True, help="folder for head.safetensors and head_config.json")
