@@ -45,8 +45,8 @@ BUDGETS = {100: (40, [0, 1, 2]), 1000: (120, [0]), None: (240, [0])}
 SETTINGS = dict(task="genre", batch_size=16, max_length=72, learning_rate=1e-4, warmup_fraction=0.1,
                 schedule="linear", val_examples=300, test_examples=600, progress_bar=False)
 # Tagging names: labelled training passages -> steps (batch 16), three seeds everywhere.
-NAMES_BUDGETS = {200: (60, [0, 1, 2]), 2000: (150, [0, 1, 2])}
-NAMES_SETTINGS = dict(task="names", batch_size=16, max_length=96, learning_rate=3e-4, warmup_fraction=0.1,
+NAMES_BUDGETS = {2000: (150, [0, 1, 2])}
+NAMES_SETTINGS = dict(task="names", batch_size=16, max_length=96, learning_rate=1e-3, warmup_fraction=0.1,
                       schedule="linear", val_examples=300, test_examples=1000, progress_bar=False)
 GRIDS = {"genre": (SETTINGS, BUDGETS), "names": (NAMES_SETTINGS, NAMES_BUDGETS)}
 
