@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from kaibert.attention import padding_mask
 from kaibert.hub import resolve_file
 from kaibert.layers import ACT2FN
-from kaibert.model import check_inputs
+from kaibert.inputs import check_inputs
 from kaibert.modernbert_attention import ModernBertAttention, RotaryEmbedding, sliding_window_mask
 from kaibert.modernbert_config import LAYER_TYPES, ModernBertConfig
 from kaibert.modernbert_layers import GeGLU, ModernBertLayer, layer_norm
