@@ -19,6 +19,30 @@ def minilm_path() -> str:
     return pretrained_bert_path()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Every test that opens the built book runs on the worker that builds it (with
+    `pytest -n 2 --dist loadgroup`, as `make test` runs): a second worker that asked for the book
+    would wait idle on the build's lock for minutes instead of running other tests meanwhile."""
+    for item in items:
+        if "built_site" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("book"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist sends the collected ids to the controller
+def pytest_collection_finish(session):
+    """pytest-xdist 3.8 tags a grouped test by setting ``item._nodeid``, which pytest 9.2 no longer
+    reads (its node ids live in ``item._id``): without this, `--dist loadgroup` groups nothing."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    for item in session.items:
+        marks = [m.args[0] if m.args else m.kwargs.get("name", "default") for m in item.iter_markers("xdist_group")]
+        if marks and "@" not in item.nodeid.rpartition("]")[2] and hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(set(map(str, marks))))}")
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
