@@ -1,6 +1,6 @@
 """The course at the floor of every range it declares: `make test-oldest`.
 
-pyproject.toml says which versions kaibert works with (``transformers>=4.40`` and so on), and
+pyproject.toml says which versions kaibert works with (``transformers>=5.0`` and so on), and
 requirements-oldest.txt pins every package at the oldest of them (torch excepted: see its header).
 This script builds a virtual environment from that lock (``.venv-oldest``, rebuilt only when the
 lock changes), then, two at a time, executes every chapter notebook there and
