@@ -85,7 +85,8 @@ def test_colab_reads_googles_bert_and_elsewhere_minilm(monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     offline = paths.pretrained_bert_path()
     assert offline == str(paths.minilm_path()) and (paths.minilm_path() / "vocab.txt").is_file()
-    assert "MiniLM" in paths.model_in_use()
+    assert paths.model_in_use().startswith("Pretrained BERT in use: MiniLM (all-MiniLM-L6-v2's")
+    assert paths.model_name(offline) == "MiniLM" and paths.model_name("bert-base-uncased") == "bert-base-uncased"
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     assert paths.pretrained_bert_path() == "bert-base-uncased"
     assert paths.model_in_use().startswith("Pretrained BERT in use: bert-base-uncased (Google's BERT-base")
