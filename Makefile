@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kaibert-installed
 
-.PHONY: setup book test test-fast exercises stamp grade work lab benchmark clean release
+.PHONY: setup book test test-fast test-oldest exercises stamp grade work lab benchmark clean release
 
 setup: $(STAMP)
 
@@ -25,6 +25,12 @@ test:
 
 test-fast: setup
 	$(PY) -m pytest -n 2 -m "not slow and not browser"
+
+# The course at the floor of every range in pyproject.toml: builds .venv-oldest from
+# requirements-oldest.txt (reused while it is unchanged), executes every chapter there and runs
+# the parity, heads, components and tokenizer tests.
+test-oldest:
+	$(PYTHON) tools/test_oldest.py
 
 exercises: setup
 	$(PY) -m kaibert.course.exercises

@@ -411,3 +411,17 @@ def test_keep_takes_a_relative_folder(toy, tmp_path, monkeypatch):
     assert result.passed, [r.message for r in result.exercises]
     ran = nbs.read(tmp_path / "keeprel" / "graded.ipynb")  # the notebook as it ran, outputs and all
     assert "[90.1] first: 6.25" in "".join(o.get("text", "") for c in nbs.check_cells(ran) for o in c.outputs)
+
+
+@pytest.mark.slow
+def test_a_notebook_stops_at_its_own_time_limit(toy, tmp_path):
+    """Per-cell limits alone let a notebook of many slow cells run for ever; the notebook has one too."""
+    from kaibert.course import sandbox
+
+    student = student_from(toy[1], answers={"ex90-1-answer": "import time\ntime.sleep(600)"}, folder=tmp_path)
+    started = __import__("time").monotonic()
+    result = grade.grade(student, toy[0], timeout=500, limits=sandbox.Limits(notebook_seconds=40))
+    assert __import__("time").monotonic() - started < 120
+    assert "the notebook ran past its limit of 40 s" in result.errors
+    assert not any(r.passed for r in result.exercises) and result.status == grade.GRADED
+    assert "stopped: the notebook ran past its time limit during this cell" in result.exercises[0].message

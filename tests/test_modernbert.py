@@ -364,3 +364,50 @@ def test_checkpoint_that_lacks_the_head(tmp_path):
         warnings.simplefilter("ignore")
         model = ModernBertForMaskedLM.from_pretrained(tmp_path, strict=False)
     assert model.decoder.weight is model.model.embeddings.tok_embeddings.weight  # still tied
+
+
+# --- the training comparison's configs ----------------------------------------------------------
+
+
+def test_modernbert_mini_matches_shakespeare_mini_in_size_and_vocabulary():
+    """configs/modernbert-mini*.yaml: kaibert-train builds a ModernBERT as large as shakespeare-mini."""
+    from pathlib import Path
+
+    import yaml
+
+    from kaibert import BertConfig, BertForMaskedLM
+    from kaibert.train.architectures import get_architecture
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+
+    def load(name):
+        return yaml.safe_load((root / name).read_text())
+
+    bert, modern = load("shakespeare-mini.yaml"), load("modernbert-mini.yaml")
+    assert modern["data"] == bert["data"] | {"mlm_probability": 0.15}  # same corpus, vocabulary and masking
+    assert modern["training"] == bert["training"]
+    stage2, bert2 = load("modernbert-mini-stage2.yaml"), load("shakespeare-mini-stage2.yaml")
+    assert stage2["training"] | {"init_from": None} == bert2["training"] | {"init_from": None}
+    from kaibert import BertTokenizer
+
+    tokenizer = BertTokenizer.from_pretrained(root.parent / modern["data"]["tokenizer"])
+    special = {name: getattr(tokenizer, f"{name}_token_id") for name in ("pad", "unk", "cls", "sep", "mask")}
+    architecture = get_architecture(modern["model"]["architecture"])
+    values = {k: v for k, v in modern["model"].items() if k != "architecture"}
+    model = architecture.build({**values, **architecture.special_token_fields(special), "vocab_size": len(tokenizer)})
+    assert isinstance(model, ModernBertForMaskedLM)
+    reference = BertForMaskedLM(BertConfig(vocab_size=8000, **bert["model"]))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert abs(count(model) - count(reference)) / count(reference) < 0.001
+
+
+def test_labels_on_padding_are_a_clear_error_when_unpadded():
+    config = tiny()
+    model = ModernBertForMaskedLM(config).eval()
+    ids, mask = padded_batch(config)
+    labels = ids.clone()  # every position labelled, padding too
+    with pytest.raises(ValueError, match="labels mark padding positions"):
+        model(ids, mask, labels=labels)
+    with torch.no_grad():
+        assert torch.isfinite(model(ids, mask, labels=labels, unpad=False).loss)
+

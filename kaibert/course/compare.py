@@ -16,8 +16,8 @@ ATOL covers the rounding of both sides to 4 decimals (each rounding moves a valu
 noise, which grows with the size of a value: a whole BERT forward pass on another machine moves
 results by a few parts in a million; RTOL is 1e-4, five times a relative perturbation of 2e-5
 that the tests apply to every float of every solution. The near misses that must stay wrong
-(unbiased variance in LayerNorm, tanh-GELU for exact GELU, L2 instead of decoupled weight
-decay, scores divided by d instead of sqrt(d)) all move some printed value by far more.
+(unbiased variance in LayerNorm, L2 instead of decoupled weight decay, scores divided by d
+instead of sqrt(d)) all move some printed value by far more.
 
 The student's ``check:`` feedback and the grader use these same functions, so they always agree.
 """

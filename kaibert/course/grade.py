@@ -10,12 +10,17 @@ The API (used by ``kaibert-grade``, ``kaibert-grade-class`` and the Gradescope a
 
 - ``exercise_path``, the reference: the chapter's exercise notebook (``exercises/NN_*.ipynb``:
   check cells with their reference outputs, no reference answers; a solution notebook works too).
-  Default: ``exercises/NN_*.ipynb`` of the student's chapter, here or in a folder above.
+  Default: for a notebook stamped by ``kaibert-assign``, its own course version's exercise
+  notebook (``kaibert.course.versions``); else ``exercises/NN_*.ipynb`` of its chapter, here or
+  in a folder above.
+- ``limits``: a ``sandbox.Limits`` (memory, processes, time per notebook, output, file size);
+  ``timeout`` is the time per cell.
 - ``sandbox``: ``"bwrap"`` runs the kernel in bubblewrap (``kaibert.course.sandbox``), ``"none"``
   runs it as a plain local kernel (``--no-sandbox``; Gradescope, whose container is the sandbox),
   ``"auto"`` takes bubblewrap when it can start here and says so when it cannot.
 - ``Grade``: per exercise an ``ExerciseResult`` (points, passed, message, audit flag), plus
-  notebook-level errors, the status (``graded`` or ``grading error``) and the sandbox used.
+  notebook-level errors, the status (``graded`` or ``grading error``), the sandbox used and the
+  notebook's course version.
   Raises ``GradeError`` when the file cannot be graded at all, ``sandbox.SandboxError`` when
   ``sandbox="bwrap"`` cannot start.
 
@@ -310,6 +315,8 @@ def record_of(cell, outcome: kernel.Outcome, timeout: float, reference: str = ""
     if outcome.status == kernel.TIMEOUT:
         return CellRecord(cid, False, f"ran longer than the time limit of {timeout:g} s per cell "
                                       "(an endless loop, or far too slow)")
+    if outcome.status == kernel.NOTEBOOK_TIMEOUT:
+        return CellRecord(cid, False, "stopped: the notebook ran past its time limit during this cell")
     if outcome.status == kernel.TOO_MUCH_OUTPUT:
         return CellRecord(cid, False, "printed more than the grader keeps (the limit on output); print less")
     if outcome.status == kernel.ERROR:

@@ -25,6 +25,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from kaibert.course import sandbox as sb
 
 OK, ERROR, TIMEOUT, DIED, TOO_MUCH_OUTPUT = "ok", "error", "timeout", "died", "too much output"
+NOTEBOOK_TIMEOUT = "notebook timeout"  # stopped because the whole notebook ran out of time
 
 
 class KernelStartError(RuntimeError):
@@ -36,7 +37,7 @@ class Outcome:
     """What happened to one code cell."""
 
     id: str
-    status: str                 # OK, ERROR, TIMEOUT, DIED or TOO_MUCH_OUTPUT
+    status: str                 # OK, ERROR, TIMEOUT, NOTEBOOK_TIMEOUT, DIED or TOO_MUCH_OUTPUT
     stdout: str = ""            # everything the cell wrote to stdout
     error: str = ""             # "ValueError: ..." when status is ERROR
     seconds: float = 0.0
@@ -138,9 +139,11 @@ def run_cells(nb, scratch: Path, mode: str, limits: sb.Limits, cell_timeout: flo
             try:
                 client.execute_cell(cell, index)
             except CellTimeoutError:
+                status = TIMEOUT
                 if current["limit"] < cell_timeout:
                     stopped = f"the notebook ran past its limit of {limits.notebook_seconds:g} s"
-                outcomes.append(Outcome(cell.get("id"), TIMEOUT, seconds=time.monotonic() - start))
+                    status = NOTEBOOK_TIMEOUT
+                outcomes.append(Outcome(cell.get("id"), status, seconds=time.monotonic() - start))
                 break
             except DeadKernelError:
                 outcomes.append(Outcome(cell.get("id"), DIED, seconds=time.monotonic() - start))

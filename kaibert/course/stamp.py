@@ -66,7 +66,8 @@ if "google.colab" in sys.modules:
         f.write(f"torch=={{version('torch')}}\\n")
 
     def pip_install(*args):
-        cmd = [sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/kaibert-constraints.txt", *args]
+        # Not -q: when the versions cannot go together, pip names the ranges at its normal level only.
+        cmd = [sys.executable, "-m", "pip", "install", "-c", "/tmp/kaibert-constraints.txt", *args]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:  # show pip's own message, not just an exit code
             raise RuntimeError(f"pip install {{' '.join(args)}} failed:\\n{{done.stdout}}{{done.stderr}}")

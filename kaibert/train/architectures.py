@@ -107,3 +107,50 @@ for _name in ("num_labels", "id2label", "label2id", "problem_type", "classifier_
     BERT_KEYS[_name] = "read by the fine-tuning heads (chapter 10) only; no effect on MLM training"
 
 register(Architecture("bert", BertConfig, BertForMaskedLM, key_help=BERT_KEYS))
+
+# Chapter 11's ModernBERT: what each ``model:`` key (a ModernBertConfig field) means.
+from kaibert.modernbert import ModernBertForMaskedLM  # noqa: E402  (registered here, defined there)
+from kaibert.modernbert_config import ModernBertConfig  # noqa: E402
+
+MODERNBERT_KEYS = {
+    "hidden_size": "width H of every token vector",
+    "intermediate_size": "width I of each GeGLU half (Wi maps H to 2I)",
+    "num_hidden_layers": "encoder layers",
+    "num_attention_heads": "attention heads per layer (must divide `hidden_size`, with an even head size)",
+    "hidden_activation": "activation of the GeGLU's first half",
+    "max_position_embeddings": "longest sequence the model reads (RoPE has no table; this is a limit)",
+    "initializer_range": "standard deviation of the initial weights (truncated normal)",
+    "initializer_cutoff_factor": "initial weights are cut at this many standard deviations",
+    "norm_eps": "epsilon of every LayerNorm",
+    "norm_bias": "LayerNorms with a shift as well as a scale",
+    "pad_token_id": "id of `[PAD]` (set from the vocabulary)",
+    "eos_token_id": "id of the end token, `[SEP]` (set from the vocabulary)",
+    "bos_token_id": "id of the start token, `[CLS]` (set from the vocabulary)",
+    "cls_token_id": "id of `[CLS]` (set from the vocabulary)",
+    "sep_token_id": "id of `[SEP]` (set from the vocabulary)",
+    "attention_bias": "biases in the attention's Wqkv and Wo",
+    "attention_dropout": "dropout on the attention weights and the attention output",
+    "layer_types": "one of `full_attention` (global) or `sliding_attention` (local) per layer; "
+                   "`null`: every third layer global, the first included",
+    "rope_parameters": "RoPE per layer type, e.g. `{full_attention: {rope_theta: 160000.0}}`; "
+                       "`null`: theta 160,000 global, 10,000 local",
+    "local_attention": "a local layer's whole window: it sees `local_attention // 2` tokens each side",
+    "embedding_dropout": "dropout after the embeddings' LayerNorm",
+    "mlp_bias": "biases in the GeGLU's Wi and Wo",
+    "mlp_dropout": "dropout inside the GeGLU",
+    "decoder_bias": "a bias on the output layer's vocabulary scores",
+    "classifier_pooling": "`cls` or `mean`: read by classifiers only; no effect on MLM training",
+    "classifier_dropout": "read by classifiers only; no effect on MLM training",
+    "classifier_bias": "a bias in the MLM head's dense layer",
+    "classifier_activation": "activation of the MLM head's dense layer",
+    "sparse_prediction": "with labels, score only the labelled positions against the vocabulary",
+    "sparse_pred_ignore_index": "the label of positions not scored (-100)",
+    "tie_word_embeddings": "the output layer reuses the input embeddings",
+    "attn_implementation": "`sdpa` (PyTorch's fused kernel) or `eager` (chapter 03's readable attention)",
+}
+
+register(Architecture(
+    "modernbert", ModernBertConfig, ModernBertForMaskedLM, key_help=MODERNBERT_KEYS,
+    token_ids={"pad_token_id": "pad", "cls_token_id": "cls", "sep_token_id": "sep",
+               "bos_token_id": "cls", "eos_token_id": "sep"},
+    inputs=("input_ids", "attention_mask", "labels")))

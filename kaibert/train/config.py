@@ -94,11 +94,12 @@ class RunConfig(Section):
 
     @classmethod
     def from_dict(cls, values, where: str = ""):
+        """As for every section; the ``model`` keys' numbers are read by the types of the
+        architecture's config (an unknown architecture is left for ``check`` to name)."""
         config = super().from_dict(values, where)
-        if isinstance(config.model, dict) and isinstance(config.model.get("architecture", DEFAULT_ARCHITECTURE), str):
-            name = config.model.get("architecture", DEFAULT_ARCHITECTURE)
-            if name in ARCHITECTURES:              # the model keys' types are that config's
-                config.model = read_numbers(ARCHITECTURES[name].config_class, config.model)
+        name = config.model.get("architecture", DEFAULT_ARCHITECTURE) if isinstance(config.model, dict) else None
+        if isinstance(name, str) and name in ARCHITECTURES:
+            config.model = read_numbers(ARCHITECTURES[name].config_class, config.model)
         return config
 
     def check(self) -> None:
@@ -107,6 +108,8 @@ class RunConfig(Section):
 
         d, t = self.data, self.training
         require(is_int(self.seed) and self.seed >= 0, "seed", self.seed, "use a non-negative integer")
+        require(isinstance(self.output_dir, str) and self.output_dir != "", "output_dir", self.output_dir,
+                "name a folder, e.g. runs/my-run")
         require(isinstance(d.dataset, str) and d.dataset != "", "data.dataset", d.dataset,
                 "name 'shakespeare', 'wikitext-2' or a hub data set")
         require(is_int(d.vocab_size) and d.vocab_size >= 200, "data.vocab_size", d.vocab_size,

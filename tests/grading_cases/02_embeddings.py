@@ -20,12 +20,10 @@ rows_with_gradient = 6
 gradient_of_the_row = 3.0
 ''',
     },
-    # The segment embeddings forgotten.
+    # The sentence number (how many [CLS] so far) instead of the position within the sentence.
     "02.3": {
-        "ex02-3-answer": '''def embed(input_ids, token_type_ids, word, position, segment, gamma, beta, eps=1e-12):
-    T = input_ids.size(1)
-    x = word[input_ids] + position[:T]
-    return F.layer_norm(x, (x.size(-1),), gamma, beta, eps)
+        "ex02-3-answer": '''def packed_position_ids(input_ids, cls_id=101):
+    return (input_ids == cls_id).long().cumsum(dim=1) - 1
 ''',
     },
     # Counting [SEP]s up to and including the position: the first [SEP] lands in segment 1, the last in 0.
@@ -66,19 +64,12 @@ rows_with_gradient = len({101, 1996, 4937, 2003, 102, 3899})
 gradient_of_the_row = 3
 ''',
     },
-    # Lookups as one-hot matrix products, LayerNorm written out.
+    # Ones counted with cumsum, minus the count at the latest [CLS] (a running maximum of it).
     "02.3": {
-        "ex02-3-answer": '''def embed(input_ids, token_type_ids, word, position, segment, gamma, beta, eps=1e-12):
-    B, T = input_ids.shape
-    if token_type_ids is None:
-        token_type_ids = input_ids.new_zeros(B, T)
-    tok = F.one_hot(input_ids, word.size(0)).float() @ word
-    pos = F.one_hot(torch.arange(T), position.size(0)).float() @ position
-    seg = F.one_hot(token_type_ids, segment.size(0)).float() @ segment
-    x = tok + pos + seg
-    mean = x.mean(-1, keepdim=True)
-    var = x.var(-1, unbiased=False, keepdim=True)
-    return gamma * (x - mean) / (var + eps).sqrt() + beta
+        "ex02-3-answer": '''def packed_position_ids(input_ids, cls_id=101):
+    counted = torch.ones_like(input_ids).cumsum(dim=1)  # 1, 2, ..., T
+    at_cls = torch.where(input_ids == cls_id, counted, torch.zeros_like(counted))
+    return counted - torch.cummax(at_cls, dim=1).values
 ''',
     },
     # A plain loop over rows and positions.
@@ -115,6 +106,15 @@ def sinusoidal_positions(T, H):
 
 # Near misses: answers one small slip away from right, which the tolerance must still fail.
 NEAR_MISS = {
+    # off by one: every sentence counts its positions from 1, not 0
+    "02.3": {
+        "ex02-3-answer": '''def packed_position_ids(input_ids, cls_id=101):
+    B, T = input_ids.shape
+    index = torch.arange(T).expand(B, T)
+    starts = torch.where(input_ids == cls_id, index - 1, torch.zeros_like(index))
+    return index - starts.cummax(dim=1).values
+''',
+    },
     # the right axis, but the unbiased variance (divide by H - 1), as torch.var does by default
     "02.1": {
         "ex02-1-answer": '''def layer_norm(x, weight, bias, eps=1e-12):

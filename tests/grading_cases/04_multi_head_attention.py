@@ -5,17 +5,11 @@ ALTERNATIVE: correct answers written differently; every exercise must pass.
 """
 
 WRONG = {
-    # 04.1: view(B, heads, T, d) without the transpose: right shape, tokens mixed
+    # 04.1: the view after the transpose taken for an error, and c (strided heads) taken for the same split
     "04.1": {
         "ex04-1-answer": '''\
-def split_heads(x, num_heads):
-    """(B, T, H) -> (B, num_heads, T, H // num_heads)."""
-    # BEGIN SOLUTION
-    B, T, H = x.shape
-    if H % num_heads:
-        raise ValueError(f"hidden size {H} is not divisible by {num_heads} heads")
-    return x.view(B, num_heads, T, H // num_heads)  # right shape, tokens mixed
-    # END SOLUTION
+verdicts = {"a": "different", "b": "same", "c": "same", "d": "error", "e": "error", "f": "different", "g": "same"}
+contiguous_after_split = False
 ''',
     },
     # 04.3: scores scaled by sqrt(hidden size) instead of sqrt(head size)
@@ -96,16 +90,13 @@ def attend_step(x_new, weights, num_heads, cache=None):
 }
 
 ALTERNATIVE = {
-    # 04.1: chunk and stack instead of view and transpose
+    # 04.1: upper-case answers with spaces around them, built in a loop
     "04.1": {
         "ex04-1-answer": '''\
-def split_heads(x, num_heads):
-    """(B, T, H) -> (B, num_heads, T, H // num_heads)."""
-    # BEGIN SOLUTION
-    if x.shape[-1] % num_heads != 0:
-        raise ValueError("the hidden size must be a multiple of the number of heads")
-    return torch.stack(x.chunk(num_heads, dim=-1), dim=1)
-    # END SOLUTION
+verdicts = {}
+for key, verdict in zip("abcdefg", ["Different", "Same", "Different", "Same", "Error", "Different", "Same "]):
+    verdicts[key] = verdict
+contiguous_after_split = bool(0)
 ''',
     },
     # 04.3: a loop over heads, slicing each head's rows of the weights

@@ -7,21 +7,13 @@ NEAR_MISS: one small slip from right; each must fail.
 """
 
 WRONG = {
-    # 07.1: the loss averaged over every position, not only the chosen ones
+    # 07.1: not conditioned on what the model sees: the share of targets kept unchanged (0.1), and the
+    # share of all positions that show their own token, [MASK] positions included in the denominator
     "07.1": {
         "ex07-1-answer": '''\
-def mlm_loss(logits, input_ids, chosen):
-    """Labels (original id where chosen, -100 elsewhere) and the mean cross-entropy over the chosen positions.
-
-    logits (B, T, V), input_ids (B, T), chosen (B, T) bool -> (loss, labels (B, T))
-    """
-    # BEGIN SOLUTION
-    labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))   # (B, T)
-    log_probs = logits.log_softmax(dim=-1)                                      # (B, T, V)
-    picked = log_probs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)   # (B, T)
-    loss = -log_probs.gather(-1, input_ids.unsqueeze(-1)).mean()   # every position
-    # END SOLUTION
-    return loss, labels
+def trust_in_visible_token(p, mask_share, random_share):
+    unchanged = 1.0 - mask_share - random_share
+    return unchanged, (1.0 - p) + p * unchanged
 ''',
     },
     # 07.2: padding can be chosen: the attention mask is ignored
@@ -104,16 +96,15 @@ def collate(examples, pad_id):
 }
 
 ALTERNATIVE = {
-    # 07.1: masked_fill for the labels, F.cross_entropy (which skips -100) for the loss
+    # 07.1: Bayes' rule written out with counts per 1,000 ordinary tokens
     "07.1": {
         "ex07-1-answer": '''\
-def mlm_loss(logits, input_ids, chosen):
-    """Labels (original id where chosen, -100 elsewhere) and the mean cross-entropy over the chosen positions."""
-    # BEGIN SOLUTION
-    labels = input_ids.masked_fill(~chosen, -100)
-    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100)
-    # END SOLUTION
-    return loss, labels
+def trust_in_visible_token(p, mask_share, random_share):
+    n = 1000.0
+    targets = n * p
+    kept, randomised = targets * (1 - mask_share - random_share), targets * random_share
+    not_targets = n - targets
+    return kept / (kept + randomised), (not_targets + kept) / (not_targets + kept + randomised)
 ''',
     },
     # 07.2: torch.bernoulli for the choice, one uniform number for [MASK] / random / unchanged
@@ -202,6 +193,15 @@ def collate(examples, pad_id):
 
 # Near misses: answers one small slip away from right, which the tolerance must still fail.
 NEAR_MISS = {
+    # 07.1: `anywhere` as 1 minus the share of random tokens, forgetting that [MASK] positions show no
+    # token at all (0.985 where 0.9830 is right)
+    "07.1": {
+        "ex07-1-answer": '''\
+def trust_in_visible_token(p, mask_share, random_share):
+    unchanged = 1.0 - mask_share - random_share
+    return unchanged / (unchanged + random_share), 1.0 - p * random_share
+''',
+    },
     # 07.4: k rounded to the nearest integer (as Google's script does), not down as the exercise asks
     "07.4": {
         "ex07-4-answer": '''\
