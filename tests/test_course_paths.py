@@ -104,3 +104,14 @@ def test_the_finetune_short_name_minilm_stays_offline_in_colab(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     assert engine.resolve_model("minilm") == paths.minilm_path()
+
+
+def test_a_missing_model_that_is_no_hub_model_is_a_config_error(monkeypatch, tmp_path):
+    import pytest
+
+    from kaibert.finetune import engine
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache: nothing to find offline
+    with pytest.raises(engine.ConfigError, match="'init_from' = 'no-such-model' is no local folder"):
+        engine.resolve_model("no-such-model")
