@@ -425,3 +425,23 @@ def test_a_notebook_stops_at_its_own_time_limit(toy, tmp_path):
     assert "the notebook ran past its limit of 40 s" in result.errors
     assert not any(r.passed for r in result.exercises) and result.status == grade.GRADED
     assert "stopped: the notebook ran past its time limit during this cell" in result.exercises[0].message
+
+
+def test_reference_folders_come_from_the_one_course_root_finder(tmp_path, monkeypatch):
+    from kaibert.course import paths
+
+    repo = paths.PACKAGE_REPO
+    tmp_path = tmp_path.resolve()
+    clone = tmp_path / "clone"
+    (clone / "kaibert").mkdir(parents=True)
+    (clone / "exercises").mkdir()
+    (clone / "notes" / "week1").mkdir(parents=True)
+    monkeypatch.chdir(clone / "notes" / "week1")
+    assert grade.reference_folders() == [clone / "exercises", repo / "exercises"]  # this clone's first
+    monkeypatch.chdir(repo)
+    assert grade.reference_folders() == [repo / "exercises"]  # named once
+    (tmp_path / "loose" / "exercises").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "loose")  # exercises/ alone is not a clone of the course (paths.is_course_root)
+    assert grade.reference_folders() == [repo / "exercises"]
+    monkeypatch.setattr(paths, "PACKAGE_REPO", tmp_path / "site-packages")  # installed outside any clone
+    assert grade.reference_folders() == []

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import nbformat
 
-from kaibert.course import audit, compare, kernel, versions
+from kaibert.course import audit, compare, kernel, paths, versions
 from kaibert.course import notebooks as nbs
 from kaibert.course import sandbox as sb
 from kaibert.course.exercises import BEGIN, STUB, ExerciseError, student_version
@@ -151,17 +151,17 @@ class Grade:
 
 
 def reference_folders() -> list[Path]:
-    """Where reference notebooks are looked for: exercises/ here and up, then next to kaibert."""
-    folders = []
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "exercises").is_dir():
-            folders.append(folder / "exercises")
-            break
-    package_repo = Path(__file__).resolve().parents[2]
-    if (package_repo / "exercises").is_dir() and package_repo / "exercises" not in folders:
-        folders.append(package_repo / "exercises")
-    return folders
+    """Where reference notebooks are looked for: the course's exercises/ (``paths.course_root``:
+    the clone at or above this folder, else the one kaibert is installed from), then the
+    installed clone's when that is another one."""
+    roots = []
+    try:
+        roots.append(paths.course_root())
+    except paths.CourseRootError:
+        pass
+    if paths.is_course_root(paths.PACKAGE_REPO) and paths.PACKAGE_REPO not in roots:
+        roots.append(paths.PACKAGE_REPO)
+    return [root / "exercises" for root in roots]
 
 
 def find_reference(chapter: str, folders: list[Path] | None = None) -> Path:
