@@ -62,6 +62,17 @@ def test_unknown_chapter_is_named(root, tmp_path):
         assign.make_bundle(root, ["5"], "soon", tmp_path / "out")
 
 
+def test_the_repository_comes_from_paths_reader_of_config_yml(root):
+    assert assign.repository(root) == ("someone/kai-bert-fork", "spring")
+    owner, name, branch = paths.github_location(ROOT)
+    assert assign.repository(ROOT) == (f"{owner}/{name}", branch)
+    (root / "_config.yml").write_text("title: x\nrepository:\n  url: https://example.org/x\n  branch: main\n")
+    with pytest.raises(paths.CourseConfigError, match="repository.url must be a GitHub address"):
+        assign.repository(root)
+    (root / "_config.yml").unlink()
+    assert assign.repository(root) is None  # a course without _config.yml: the README names no fork
+
+
 def test_a_notebook_with_answers_is_never_bundled(root, tmp_path):
     shutil.copy(root / "solutions" / "90_toy.ipynb", root / "exercises" / "90_toy.ipynb")
     with pytest.raises(SystemExit, match="still holds reference answers"):

@@ -30,26 +30,20 @@ from pathlib import Path
 from kaibert.course import notebooks as nbs
 from kaibert.course import stamp, versions
 from kaibert.course.exercises import BEGIN
-from kaibert.course.paths import CourseRootError, course_root
+from kaibert.course.paths import CourseRootError, course_root, github_location
 
 COLAB = "https://colab.research.google.com/github"
 FIXED_TIME = (2026, 1, 1, 0, 0, 0)  # zip entries get one timestamp: the same bundle, the same bytes
 
 
 def repository(root: Path) -> tuple[str, str] | None:
-    """(``owner/name``, branch) from _config.yml's ``repository`` section, the one place it is set."""
-    config = root / "_config.yml"
-    if not config.exists():
+    """(``owner/name``, branch) from _config.yml's ``repository`` section (``paths.github_location``,
+    the one reader of it); None for a course without _config.yml. A _config.yml that names no GitHub
+    repository or no branch raises ``CourseConfigError``, whose message says what to set."""
+    if not (Path(root) / "_config.yml").is_file():
         return None
-    text = config.read_text(encoding="utf-8")
-    block = re.search(r"^repository:\s*\n((?:[ \t]+.*\n?)*)", text, flags=re.MULTILINE)
-    if not block:
-        return None
-    url = re.search(r"url:\s*[\"']?https?://github\.com/([^\s\"']+?)(?:\.git)?[\"']?\s*$", block.group(1), re.MULTILINE)
-    branch = re.search(r"branch:\s*[\"']?([\w./-]+)", block.group(1))
-    if not url:
-        return None
-    return url.group(1).rstrip("/"), branch.group(1) if branch else "main"
+    owner, name, branch = github_location(root)
+    return f"{owner}/{name}", branch
 
 
 def colab_link(nb, name: str, repo: tuple[str, str] | None, ref: str | None = None) -> str | None:
