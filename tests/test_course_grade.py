@@ -445,3 +445,11 @@ def test_reference_folders_come_from_the_one_course_root_finder(tmp_path, monkey
     assert grade.reference_folders() == [repo / "exercises"]
     monkeypatch.setattr(paths, "PACKAGE_REPO", tmp_path / "site-packages")  # installed outside any clone
     assert grade.reference_folders() == []
+
+
+def test_a_limit_that_is_not_positive_is_a_message_and_status_2(tmp_path, capsys):
+    with pytest.raises(ValueError, match="memory_mb must be positive"):  # the library raises ...
+        grade.limits_from(grade.argparse.Namespace(memory=0, processes=1, timeout=1, notebook_timeout=1,
+                                                   output=1, file_size=1))
+    assert grade.main([str(tmp_path / "90_toy.ipynb"), "--memory", "0"]) == 2  # ... the command says so
+    assert capsys.readouterr().err == "kaibert: the limit memory_mb must be positive, got 0\n"

@@ -697,11 +697,9 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser, default: str) -> None
 
 
 def limits_from(args: argparse.Namespace) -> sb.Limits:
-    try:
-        return sb.Limits(memory_mb=args.memory, processes=args.processes, cell_seconds=args.timeout,
-                         notebook_seconds=args.notebook_timeout, output_kb=args.output, file_mb=args.file_size)
-    except ValueError as err:
-        raise SystemExit(f"kaibert: {err}") from None
+    """The limits that ``add_sandbox_arguments``'s options name; a ValueError names one that is not positive."""
+    return sb.Limits(memory_mb=args.memory, processes=args.processes, cell_seconds=args.timeout,
+                     notebook_seconds=args.notebook_timeout, output_kb=args.output, file_mb=args.file_size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -721,7 +719,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="Jupyter kernel spec to grade in (default: a kernel in this Python)")
     add_sandbox_arguments(parser, default="auto")
     args = parser.parse_args(argv)
-    limits = limits_from(args)
+    try:
+        limits = limits_from(args)
+    except ValueError as err:
+        print(f"kaibert: {err}", file=sys.stderr)
+        return 2
     print(f"grading {args.notebook} in a fresh kernel (every cell runs again; this takes a little while) ...",
           file=sys.stderr, flush=True)
     try:
