@@ -410,3 +410,4 @@ def test_labels_on_padding_are_a_clear_error_when_unpadded():
         model(ids, mask, labels=labels)
     with torch.no_grad():
         assert torch.isfinite(model(ids, mask, labels=labels, unpad=False).loss)
+
