@@ -32,6 +32,7 @@ TOPICS = [
     "08_optimisation",
     "09_training",
     "10_fine_tuning",
+    "11_modernbert",
 ]
 
 

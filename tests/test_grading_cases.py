@@ -336,6 +336,7 @@ def test_the_named_near_misses_are_planted():
     found = {ex: " ".join(cells.values()) for s in NEAR_MISS_CHAPTERS for ex, cells in near_misses(s).items()}
     text = " ".join(found.values())
     assert ".var(" in text or "unbiased" in text           # LayerNorm with the unbiased variance
+    assert "1.0 - p * random_share" in text                  # a share not conditioned on what the model sees
     assert "grad + weight_decay * param" in text             # coupled L2 decay in AdamW
     assert re.search(r"/ (q\.size\(-1\)|d)\b", text)         # scores over d, not sqrt(d)
 

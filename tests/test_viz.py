@@ -62,11 +62,15 @@ def test_tokens_and_weights_are_in_the_view(view):
     assert everything["left_text"] == TOKENS and everything["right_text"] == TOKENS
     weights = torch.tensor(everything["attn"], dtype=torch.float64)  # (layers, heads, T, T)
     assert weights.shape == (2, 3, len(TOKENS), len(TOKENS))
-    assert torch.allclose(weights, torch.cat(att).double(), atol=1e-4)  # rounded to 4 decimals
+    assert torch.allclose(weights, torch.cat(att).double(), atol=1e-3)  # rounded to 3 decimals
     names = [d["name"] for d in params["attention"]]
     assert "Sentence A -> Sentence B" in names
     b_to_b = params["attention"][names.index("Sentence B -> Sentence B")]
     assert b_to_b["left_text"] == TOKENS[5:]
+    # each block is stored as where it sits in the whole matrix, not as a second copy of it
+    assert b_to_b["attn"] == {"kaibert_slice": [5, len(TOKENS), 5, len(TOKENS)]}
+    a_to_b = params["attention"][names.index("Sentence A -> Sentence B")]
+    assert a_to_b["attn"] == {"kaibert_slice": [0, 5, 5, len(TOKENS)]}
 
 
 def test_vendored_files_are_the_npm_ones():
@@ -183,7 +187,9 @@ def test_views_of_the_pretrained_model(minilm_path):
         params = json.loads(re.search(r"const params = (\{.*?\});", html, re.S).group(1))
         weights = torch.tensor(params["attention"][0]["attn"], dtype=torch.float64)
         assert weights.shape == (6, 12, len(tokens), len(tokens))  # MiniLM: 6 layers, 12 heads
-        assert torch.allclose(weights.sum(-1), torch.ones(6, 12, len(tokens), dtype=torch.float64), atol=1e-3)
+        # each weight rounded to 3 decimals: a row of T weights sums to 1 within T / 2000
+        assert torch.allclose(weights.sum(-1), torch.ones(6, 12, len(tokens), dtype=torch.float64),
+                              atol=len(tokens) * 0.5e-3)
         assert params["attention"][0]["left_text"] == tokens and fetched_urls(html) == []
 
 
@@ -204,3 +210,21 @@ def test_the_libraries_are_one_marked_script_that_the_site_can_swap_for_its_stat
     assert LIBRARIES_TAG not in stripped and "window.kaibertViz.jquery" in stripped
     assert len(html) - len(stripped) >= 2 * len(library_script())
     assert stripped.count("<script") == stripped.count("</script>") == 2  # each view keeps its drawing code
+
+
+def test_compact_shrinks_a_view_drawn_the_long_way_and_leaves_a_compact_one_alone():
+    """The site compacts cached outputs too: bertviz's own form (spaces, every block twice, long floats)."""
+    from bertviz import head_view as bertviz_head_view
+
+    from kaibert.course.viz import compact
+
+    long = bertviz_head_view(attentions(), TOKENS, sentence_b_start=5, html_action="return").data
+    short = compact(long)
+    data_long = re.search(r"const params = (\{.*?\}); // HACK", long, re.S).group(1)
+    assert long.count('"name": "All"') == 2 and short.count('"name":"All"') == 1  # bertviz's comment copy goes
+    data_short = re.search(r"const params = (\{.*?\}); \(function", short, re.S).group(1)
+    assert len(data_short) < 0.4 * len(data_long)
+    params = json.loads(data_short)
+    assert all("kaibert_slice" in d["attn"] for d in params["attention"][1:])
+    assert all(len(repr(x)) <= 5 for x in params["attention"][0]["attn"][0][0][0])  # 0.123
+    assert compact(short) == short

@@ -2,7 +2,8 @@
 # `make test`: every phase from a fresh clone to the last test, each one timed.
 #   environment      .venv with the pinned packages (`make setup`; nothing to do when it is current)
 #   system packages  chromium and bubblewrap (tools/system-packages.sh)
-#   tests            the whole pytest suite on two workers
+#   tests            the whole pytest suite on two workers; the tests that open the built book
+#                    share one worker (--dist loadgroup), so the other never waits on the build
 # Stops at the first phase that fails; prints the time of each phase at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +31,5 @@ report() {
 
 phase "environment" "$MAKE" --no-print-directory setup
 phase "system packages" bash tools/system-packages.sh
-phase "tests" "$PY" -m pytest -n 2 --durations=15 "$@"
+phase "tests" "$PY" -m pytest -n 2 --dist loadgroup --durations=15 "$@"
 report

@@ -17,6 +17,7 @@ and loads ``_static/kaibert-viz.js`` (``library_script()``) once instead, cached
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from importlib import resources
@@ -27,13 +28,24 @@ import torch
 from IPython.display import HTML
 
 ASSETS = {"d3": "d3-5.7.0.min.js", "jquery": "jquery-3.7.1.slim.min.js"}
-DECIMALS = 4  # attention weights are drawn as opacities; 4 decimals keep the page small
+DECIMALS = 3  # attention weights are drawn as opacities, where 0.001 is invisible; fewer digits, smaller pages
 
 # What bertviz 1.4.1 writes and this module replaces.
 _CDN_SCRIPT = re.compile(r"<script\s+src=\"https?://[^\"]*\"\s*>\s*</script>")
 _REQUIRE_CONFIG = re.compile(r"require\.config\(\{.*?\}\);", re.S)
 _REQUIRE_CALL = re.compile(r"requirejs\(\[\s*'jquery'\s*,\s*'d3'\s*\]\s*,\s*function\s*\(\s*\$\s*,\s*d3\s*\)\s*\{")
 _SOURCE_MAP = re.compile(r"^//# sourceMappingURL=.*$", re.M)
+# bertviz puts its data into the page twice: as `params`, and again in the comment after it, since
+# it replaces every "PYTHON_PARAMS" of its script, the one in the comment included.
+_PARAMS = re.compile(r"const params = (\{.*?\}); // HACK[^\n]*", re.S)
+# For a sentence pair bertviz stores each block (A -> A, A -> B, ...) again beside the whole
+# matrix; the view stores where each block sits instead, and this rebuilds it in the browser.
+_EXPAND = (
+    "(function (p) { var all = p.attention[0].attn; p.attention.forEach(function (d) {"
+    " var s = d.attn && d.attn.kaibert_slice; if (!s) return;"
+    " d.attn = all.map(function (layer) { return layer.map(function (head) {"
+    " return head.slice(s[0], s[1]).map(function (row) { return row.slice(s[2], s[3]); }); }); }); }); })(params);"
+)
 
 
 class AttentionView(HTML):
@@ -84,9 +96,42 @@ def _library_loader() -> str:
     return f"{LIBRARIES_TAG}\n{library_script()}</script>\n"
 
 
+def _block_slice(whole: list, block: list) -> list[int] | None:
+    """[r0, r1, c0, c1] if ``block`` (layers, heads, R, C) is whole[..., r0:r1, c0:c1], else None."""
+    n_rows, n_cols = len(whole[0][0]), len(whole[0][0][0])
+    rows, cols = len(block[0][0]), len(block[0][0][0])
+    for r0 in {0, n_rows - rows}:
+        for c0 in {0, n_cols - cols}:
+            if all([row[c0:c0 + cols] for row in w[r0:r0 + rows]] == b
+                   for wl, bl in zip(whole, block) for w, b in zip(wl, bl)):
+                return [r0, r0 + rows, c0, c0 + cols]
+    return None
+
+
+def compact(html: str) -> str:
+    """Write a view's data with DECIMALS digits, no repeats and no spaces: each weight once.
+
+    Views drawn by an older version of this module pass through unchanged in meaning; the book's
+    build runs this on every cached output, so a page never carries the longer form.
+    """
+    m = _PARAMS.search(html)
+    if m is None:
+        return html
+    params = json.loads(m.group(1), parse_float=lambda x: round(float(x), DECIMALS))
+    blocks = params.get("attention", [])
+    if len(blocks) > 1:
+        whole = blocks[0]["attn"]
+        for d in blocks[1:]:
+            where = _block_slice(whole, d["attn"])
+            if where is not None:
+                d["attn"] = {"kaibert_slice": where}
+    text = json.dumps(params, separators=(",", ":"))
+    return f"{html[:m.start()]}const params = {text}; {_EXPAND}{html[m.end():]}"
+
+
 def _inline(bertviz_html: str) -> str:
     """Turn bertviz's CDN-loading HTML into HTML that needs nothing from the network."""
-    html, n_cdn = _CDN_SCRIPT.subn("", bertviz_html)
+    html, n_cdn = _CDN_SCRIPT.subn("", compact(bertviz_html))
     html, n_config = _REQUIRE_CONFIG.subn("", html)
     html, n_call = _REQUIRE_CALL.subn("(function ($, d3) {", html)
     end = html.rfind("});")
