@@ -2,8 +2,8 @@
 
     python benchmarks/modernbert_speed.py [--batch 16] [--seq 256] [--repeats 7] [--threads 2]
 
-1. Unpadding: forward+backward of kaibert's ModernBertForMaskedLM (an MLM training step's work)
-   and of the bare encoder, on a batch about half padding, with unpadding (the default) and with
+1. Unpadding: forward+backward of kaibert's ModernBertForMaskedLM (an MLM training step's work;
+   scoring every position, and with sparse_prediction only the masked ones) and of the bare encoder, on a batch about half padding, with unpadding (the default) and with
    its own padded path (unpad=False). Same model, same weights, same batch.
 2. kaibert's ModernBertModel forward against transformers.ModernBertModel (sdpa) on the same
    weights: on the same half-padded batch, and on a batch without padding.
@@ -89,6 +89,9 @@ def main() -> None:
 
     # 1. unpadded vs padded, forward + backward, in train mode (dropout is 0 in ModernBERT's config).
     mlm = ModernBertForMaskedLM(config).train()
+    # sparse_prediction (what configs/modernbert-mini.yaml trains with): only labelled rows meet the vocabulary
+    sparse = ModernBertForMaskedLM(ModernBertConfig(**{**CONFIG, "sparse_prediction": True})).train()
+    sparse.load_state_dict(mlm.state_dict())
     encoder = ModernBertModel(config).train()
     mlm_batch = dict(input_ids=ids, attention_mask=mask, labels=labels)
     enc_batch = dict(input_ids=ids, attention_mask=mask)
@@ -98,10 +101,13 @@ def main() -> None:
     runs: dict[str, list[float]] = {}
     timed({"MLM forward+backward, padded (unpad=False)": train_step(mlm, mlm_batch, False),
            "MLM forward+backward, unpadded (default)": train_step(mlm, mlm_batch, None),
+           "sparse MLM forward+backward, padded": train_step(sparse, mlm_batch, False),
+           "sparse MLM forward+backward, unpadded": train_step(sparse, mlm_batch, None),
            "encoder forward+backward, padded": train_step(encoder, enc_batch, False),
            "encoder forward+backward, unpadded": train_step(encoder, enc_batch, None)}, args.repeats, runs)
     report("Unpadding (kaibert against its own padded path)",
            {k: v for k, v in runs.items() if k.startswith("MLM")}, "MLM forward+backward, padded (unpad=False)")
+    report("", {k: v for k, v in runs.items() if k.startswith("sparse")}, "sparse MLM forward+backward, padded")
     report("", {k: v for k, v in runs.items() if k.startswith("encoder")}, "encoder forward+backward, padded")
 
     # 2. kaibert vs transformers (sdpa), forward only, same weights.

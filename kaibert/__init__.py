@@ -13,6 +13,8 @@ _EXPORTS = {
     "BertForSequenceClassification": "kaibert.heads",
     "BertForNextSentencePrediction": "kaibert.heads",
     "BertForPreTraining": "kaibert.heads",
+    "BertForTokenClassification": "kaibert.token_heads",
+    "BertForQuestionAnswering": "kaibert.token_heads",
     "BertTokenizer": "kaibert.tokenization",
     "ModernBertConfig": "kaibert.modernbert_config",
     "ModernBertModel": "kaibert.modernbert",

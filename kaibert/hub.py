@@ -49,7 +49,10 @@ def _download(hub_name: str, filename: str, required: bool) -> Path | None:
             f"Loading {hub_name!r} from the Hugging Face hub needs the hub client: "
             "pip install 'kaibert[hub]' (or pass a local checkpoint folder)."
         ) from error
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+    try:
+        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+    except ImportError:  # older hub clients (0.24, the floor) have them in utils only
+        from huggingface_hub.utils import EntryNotFoundError, LocalEntryNotFoundError
 
     try:
         return Path(hf_hub_download(hub_name, filename))

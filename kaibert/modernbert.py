@@ -267,15 +267,21 @@ class ModernBertForMaskedLM(ModernBertPretrained, nn.Module):
             loss = F.cross_entropy(logits, labels[chosen], ignore_index=-100)
             return MaskedLMOutput(logits=logits, loss=loss, hidden_states=out.hidden_states, attentions=out.attentions)
         padded = attention_mask is not None and not bool(attention_mask.all())
+        loss = None
         if padded and unpad is not False:  # the decoder is the widest matmul: skip it on padding
             keep = attention_mask.bool()  # (B, T)
+            if labels is not None and bool((labels[~keep] != -100).any()):
+                raise ValueError("labels mark padding positions (attention_mask 0) for prediction; give them "
+                                 "-100, or pass unpad=False to score padding as transformers does.")
+            real_logits = self.score(hidden[keep])  # (N, V)
+            if labels is not None:  # the same mean as over the padded batch: padding carries no label
+                loss = F.cross_entropy(real_logits, labels[keep], ignore_index=-100)
             logits = hidden.new_zeros(*input_ids.shape, self.config.vocab_size)  # (B, T, V)
-            logits[keep] = self.score(hidden[keep])
+            logits[keep] = real_logits
         else:
             logits = self.score(hidden)  # (B, T, V)
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
+            if labels is not None:
+                loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
         return MaskedLMOutput(logits=logits, loss=loss, hidden_states=out.hidden_states, attentions=out.attentions)
 
 

@@ -119,9 +119,10 @@ class ModernBertAttention(nn.Module):
         outputs, weights = [], []
         # split, not slicing: its backward is one concatenation, not one zero-filled copy per sequence
         for b, (qb, kb, vb) in enumerate(zip(q.split(lengths), k.split(lengths), v.split(lengths))):
-            qb, kb, vb = qb.transpose(0, 1), kb.transpose(0, 1), vb.transpose(0, 1)  # (heads, L_b, d)
+            # (1, heads, L_b, d): a batch of one, the 4-d shape PyTorch's fused CPU kernel takes
+            qb, kb, vb = qb.transpose(0, 1)[None], kb.transpose(0, 1)[None], vb.transpose(0, 1)[None]
             mask = None if masks is None else masks[b]  # (L_b, L_b) for a local layer, else None
-            yb, wb = self.attend(qb, kb, vb, mask, output_attentions)  # (heads, L_b, d)
-            outputs.append(yb.transpose(0, 1))  # (L_b, heads, d)
-            weights.append(wb)
+            yb, wb = self.attend(qb, kb, vb, mask, output_attentions)  # (1, heads, L_b, d)
+            outputs.append(yb[0].transpose(0, 1))  # (L_b, heads, d)
+            weights.append(None if wb is None else wb[0])  # (heads, L_b, L_b)
         return torch.cat(outputs), (weights if output_attentions else None)  # (N, heads, d)

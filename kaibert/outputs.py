@@ -56,3 +56,20 @@ class PreTrainingOutput(_Output):
     loss: Tensor | None = None  # MLM loss + NSP loss
     hidden_states: tuple[Tensor, ...] | None = None
     attentions: tuple[Tensor, ...] | None = None
+
+
+@dataclass
+class TokenClassifierOutput(_Output):
+    logits: Tensor  # (B, T, num_labels): a score per label for every token
+    loss: Tensor | None = None  # scalar: cross-entropy over tokens whose label is not -100
+    hidden_states: tuple[Tensor, ...] | None = None
+    attentions: tuple[Tensor, ...] | None = None
+
+
+@dataclass
+class QuestionAnsweringOutput(_Output):
+    start_logits: Tensor  # (B, T): how likely the answer starts at each token
+    end_logits: Tensor  # (B, T): how likely it ends there
+    loss: Tensor | None = None  # scalar: mean of the start and end cross-entropies
+    hidden_states: tuple[Tensor, ...] | None = None
+    attentions: tuple[Tensor, ...] | None = None

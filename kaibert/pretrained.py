@@ -39,6 +39,7 @@ HF_TO_KAIBERT = [
     ("cls.predictions",                           "mlm_head"),  # the output bias
     ("cls.seq_relationship",                      "nsp_head"),  # chapter 10: is B the next sentence?
     ("classifier",                                "classifier"),  # chapter 10: the fine-tuned head
+    ("qa_outputs",                                "qa_outputs"),  # chapter 10: span start and end scores
 ]
 
 # Weights a checkpoint may hold that a model may have no use for: the next-sentence head of
@@ -98,7 +99,7 @@ def load_checkpoint_state_dict(folder_or_hub_name: str | Path) -> dict[str, Tens
 # --- the models' from_pretrained / save_pretrained ----------------------------------------------
 
 
-HEADS = ("mlm_head.", "nsp_head.", "classifier.")  # what sits on top of the encoder, outside "bert."
+HEADS = ("mlm_head.", "nsp_head.", "classifier.", "qa_outputs.")  # what sits on top of the encoder, outside "bert."
 
 
 def _fit_to_model(name: str, model_prefix: str) -> str | None:

@@ -72,3 +72,46 @@ def test_a_missing_course_is_an_exception_not_an_exit(tmp_path, monkeypatch):
     with pytest.raises(paths.CourseRootError) as caught:
         paths.course_root(start=tmp_path)
     assert not isinstance(caught.value, SystemExit)
+
+
+def test_colab_reads_googles_bert_and_elsewhere_minilm(monkeypatch):
+    """Online in Colab the chapters default to bert-base-uncased; offline to the shipped MiniLM."""
+    import sys
+    import types
+
+    from kaibert.course import paths
+
+    monkeypatch.delenv("KAIBERT_MODEL", raising=False)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    offline = paths.pretrained_bert_path()
+    assert offline == str(paths.minilm_path()) and (paths.minilm_path() / "vocab.txt").is_file()
+    assert paths.model_in_use().startswith("Pretrained BERT in use: MiniLM (all-MiniLM-L6-v2's")
+    assert paths.model_name(offline) == "MiniLM" and paths.model_name("bert-base-uncased") == "bert-base-uncased"
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert paths.pretrained_bert_path() == "bert-base-uncased"
+    assert paths.model_in_use().startswith("Pretrained BERT in use: bert-base-uncased (Google's BERT-base")
+    monkeypatch.setenv("KAIBERT_MODEL", "/models/mine")
+    assert paths.pretrained_bert_path() == "/models/mine"
+    assert "chosen by KAIBERT_MODEL" in paths.model_in_use()
+
+
+def test_the_finetune_short_name_minilm_stays_offline_in_colab(monkeypatch):
+    import sys
+    import types
+
+    from kaibert.course import paths
+    from kaibert.finetune import engine
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert engine.resolve_model("minilm") == paths.minilm_path()
+
+
+def test_a_missing_model_that_is_no_hub_model_is_a_config_error(monkeypatch, tmp_path):
+    import pytest
+
+    from kaibert.finetune import engine
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache: nothing to find offline
+    with pytest.raises(engine.ConfigError, match="'init_from' = 'no-such-model' is no local folder"):
+        engine.resolve_model("no-such-model")

@@ -43,3 +43,18 @@ def test_scores_follow_from_the_confusion_matrices(grid):
         assert abs(scores["macro_f1"] - run["test"]["macro_f1"]) < 1e-9
         comedy = matrix[0].sum().item() / matrix.sum().item()
         assert abs(comedy - run["majority_baseline_test"]) < 1e-3
+
+
+def test_names_grid_runs_three_seeds_per_start_with_consistent_scores():
+    """benchmarks/names_grid.json (finetune_grid.py --task names): the seed-to-seed spread is measured."""
+    names = json.loads((GRID.parent / "names_grid.json").read_text())
+    assert names["settings"]["task"] == "names" and "--task names" in names["command"]
+    for key, budget in names["budgets"].items():
+        for start in ("random", "shakespeare-mini"):
+            runs = [r for r in names["runs"] if r["start"] == start and str(r["labels"]) == key]
+            assert sorted(r["seed"] for r in runs) == budget["seeds"] and len(budget["seeds"]) >= 3
+            for r in runs:
+                assert r["steps"] == budget["steps"]
+                p, rec, f1 = (r["test"][k] for k in ("precision", "recall", "f1"))
+                assert abs(f1 - (2 * p * rec / (p + rec) if p + rec else 0.0)) < 1e-9
+                assert 0.5 < r["majority_baseline_test"] < 1 and 0 < r["word_list_baseline_test"] < 1

@@ -101,3 +101,32 @@ def test_pairs_of_two_lengths_and_unknown_tasks_are_refused():
                              {"input_ids": [2, 5, 3], "token_type_ids": [0, 0, 0], "attention_mask": [1, 1, 1],
                               "label": 0}])
     assert batch["input_ids"].shape == batch["attention_mask"].shape and batch["labels"].tolist() == [1, 0]
+
+
+def test_sst2_loads_from_a_folder_in_the_hubs_schema(tmp_path):
+    """The online benchmark's loading code, offline: a fixture in GLUE's SST-2 schema (sentence, label, idx)."""
+    from pathlib import Path
+
+    from kaibert.finetune import tasks
+    from kaibert.finetune.task import get_task
+
+    fixture = Path(__file__).parent / "fixtures" / "sst2"
+    splits = get_task("sst2").load(str(fixture))
+    assert set(splits) == {"train", "validation", "test"}
+    assert [len(splits[s]) for s in ("train", "validation", "test")] == [16, 4, 8]  # a fifth of train validates
+    assert tasks.label_names(splits["train"]) == ["negative", "positive"]
+    assert set(splits["test"].column_names) == {"label", "text", "work"}
+    assert all(t == t.strip() for t in splits["train"]["text"])
+    assert set(splits["train"]["text"]).isdisjoint(splits["validation"]["text"])
+    report = tasks.describe(splits)
+    assert report["splits"]["test"]["examples"] == 8
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "train.jsonl").write_text('{"sentence": "x", "label": -1, "idx": 0}\n')
+    (bad / "validation.jsonl").write_text('{"sentence": "y", "label": 1, "idx": 0}\n')
+    import pytest
+
+    with pytest.raises(ValueError, match="hides its labels"):
+        tasks.sst2_dataset(bad)
+    with pytest.raises(FileNotFoundError, match="train.jsonl and validation.jsonl"):
+        tasks.sst2_dataset(tmp_path)

@@ -399,3 +399,15 @@ def test_modernbert_mini_matches_shakespeare_mini_in_size_and_vocabulary():
     reference = BertForMaskedLM(BertConfig(vocab_size=8000, **bert["model"]))
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert abs(count(model) - count(reference)) / count(reference) < 0.001
+
+
+def test_labels_on_padding_are_a_clear_error_when_unpadded():
+    config = tiny()
+    model = ModernBertForMaskedLM(config).eval()
+    ids, mask = padded_batch(config)
+    labels = ids.clone()  # every position labelled, padding too
+    with pytest.raises(ValueError, match="labels mark padding positions"):
+        model(ids, mask, labels=labels)
+    with torch.no_grad():
+        assert torch.isfinite(model(ids, mask, labels=labels, unpad=False).loss)
+

@@ -399,6 +399,31 @@ def test_a_seed_repeats_a_run_and_resuming_loses_nothing(run_setup):
 
 
 @pytest.mark.slow
+def test_modernbert_trains_through_the_same_command_and_logs_wall_time(run_setup):
+    from kaibert import ModernBertForMaskedLM
+
+    root, corpus, vocab = run_setup
+    values = config_values(**{
+        "output_dir": str(root / "modern"),
+        "data.corpus_dir": str(corpus), "data.tokenizer": str(vocab), "data.vocab_size": 400,
+        "data.val_batches": 2,
+        "model": {"architecture": "modernbert", "hidden_size": 16, "num_hidden_layers": 2,
+                  "num_attention_heads": 2, "intermediate_size": 24, "local_attention": 8},
+        "training.max_steps": 4, "training.val_every_steps": 2, "training.log_every_steps": 1,
+        "training.progress_bar": False,
+    })
+    results = ktrain.run(ktrain.config_from_dict(values))
+    assert results["steps"] == 4
+    model = ModernBertForMaskedLM.from_pretrained(root / "modern" / "model")
+    assert model.config.cls_token_id == 2 and model.config.sep_token_id == 3  # from the vocabulary
+    # every validation logs the seconds since training began, and they grow
+    metrics = ktrain.read_metrics(root / "modern")
+    seconds = metrics["train_seconds"].dropna().tolist()
+    assert len(seconds) == metrics["val_loss"].notna().sum() == 2
+    assert 0 < seconds[0] < seconds[1]
+
+
+@pytest.mark.slow
 def test_a_fresh_run_prints_no_misleading_lightning_notices(run_setup, capfd):
     import warnings
 

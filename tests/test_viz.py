@@ -221,6 +221,7 @@ def test_compact_shrinks_a_view_drawn_the_long_way_and_leaves_a_compact_one_alon
     long = bertviz_head_view(attentions(), TOKENS, sentence_b_start=5, html_action="return").data
     short = compact(long)
     data_long = re.search(r"const params = (\{.*?\}); // HACK", long, re.S).group(1)
+    assert long.count('"name": "All"') == 2 and short.count('"name":"All"') == 1  # bertviz's comment copy goes
     data_short = re.search(r"const params = (\{.*?\}); \(function", short, re.S).group(1)
     assert len(data_short) < 0.4 * len(data_long)
     params = json.loads(data_short)

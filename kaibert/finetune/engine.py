@@ -41,17 +41,40 @@ __all__ = ["FinetuneConfig", "ConfigError", "load_config", "config_from_dict", "
 
 
 def _minilm() -> Path:
-    from kaibert.course import pretrained_bert_path
+    from kaibert.course.paths import minilm_path
 
-    return Path(pretrained_bert_path())
+    return minilm_path()  # always the offline MiniLM, also where the chapters read bert-base-uncased
 
 
 SHORT_NAMES = {"shakespeare-mini": lambda: tasks.SHIPPED_VOCAB, "minilm": _minilm}
 
 
+def hub_folder(name: str) -> Path:
+    """Download a hub model's config, vocabulary and weights (online, e.g. in Colab); return their folder."""
+    from kaibert.hub import resolve_file
+
+    config = resolve_file(name, "config.json")
+    resolve_file(name, "vocab.txt")
+    if resolve_file(name, "model.safetensors", required=False) is None:
+        resolve_file(name, "pytorch_model.bin")
+    return config.parent  # the hub cache keeps a model's files side by side
+
+
 def resolve_model(name: str | Path) -> Path:
-    """A model folder from a path or one of the short names (shakespeare-mini, minilm)."""
-    folder = Path(SHORT_NAMES[str(name)]()) if str(name) in SHORT_NAMES else Path(name)
+    """A model folder from a path, one of the short names (shakespeare-mini, minilm) or a hub name."""
+    from kaibert.hub import is_hub_name
+
+    if str(name) in SHORT_NAMES:
+        folder = Path(SHORT_NAMES[str(name)]())
+    elif not Path(name).exists() and is_hub_name(name):
+        try:
+            folder = hub_folder(str(name))  # e.g. bert-base-uncased
+        except (OSError, ImportError) as error:
+            raise ConfigError(f"'init_from' = {str(name)!r} is no local folder, and the hub did not give it "
+                              f"({error}). Name a model folder (config.json, weights, vocab.txt), one of "
+                              f"{sorted(SHORT_NAMES)}, or a hub model such as bert-base-uncased when online.") from error
+    else:
+        folder = Path(name)
     for needed in ("config.json", "vocab.txt"):
         if not (folder / needed).is_file():
             raise ConfigError(f"'init_from' = {str(name)!r}: {folder} has no {needed}. Name a model folder "

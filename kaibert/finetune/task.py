@@ -90,3 +90,10 @@ def get_task(name: str) -> Task:
 
 register(Task("genre", load=lambda corpus_dir: tasks.genre_dataset(corpus_dir)))
 register(Task("next_line", load=lambda corpus_dir: tasks.next_line_dataset(corpus_dir, seed=0)))
+# Online: SST-2 from the hub (corpus_dir null), or a folder of train/validation.jsonl in its schema.
+register(Task("sst2", load=lambda corpus_dir: tasks.sst2_dataset(corpus_dir)))
+
+# Token-level tasks (tagging names, extracting a reply span): a module of their own.
+from kaibert.finetune import token_tasks  # noqa: E402
+
+token_tasks._register()

@@ -150,6 +150,52 @@ def next_line_dataset(corpus_dir: str | Path | None = None, seed: int = 0):
     return DatasetDict(splits)
 
 
+SST2_LABELS = ("negative", "positive")
+SST2_HUB = ("glue", "sst2")  # GLUE's copy of the Stanford Sentiment Treebank, binary: sentence, label, idx
+
+
+def sst2_dataset(source: str | Path | None = None, validation_examples: int = 872, seed: int = 0):
+    """SST-2 (Socher et al. 2013, in GLUE) as train / validation / test, for an online benchmark.
+
+    ``source`` None reads it from the Hugging Face hub through ``datasets`` (network needed the
+    first time); a folder holding ``train.jsonl`` and ``validation.jsonl`` in the hub's schema
+    (``sentence``, ``label`` 0 negative / 1 positive, ``idx``) is read the same way offline. GLUE's
+    test labels are hidden, so its validation split is the test here, and a seeded sample of
+    ``validation_examples`` training sentences (at most a fifth of them) is the validation split.
+    Columns as in the corpus tasks: ``text``, ``label``, ``work``.
+    """
+    from datasets import ClassLabel, DatasetDict, Features, Value, load_dataset
+
+    if source is None:
+        raw = load_dataset(*SST2_HUB)
+    else:
+        folder = Path(source)
+        files = {split: folder / f"{split}.jsonl" for split in ("train", "validation")}
+        missing = [str(f) for f in files.values() if not f.is_file()]
+        if missing:
+            raise FileNotFoundError(f"SST-2 from a folder needs train.jsonl and validation.jsonl (one "
+                                    f"{{'sentence', 'label', 'idx'}} object per line); missing: {', '.join(missing)}")
+        raw = load_dataset("json", data_files={k: str(v) for k, v in files.items()})
+    for split in ("train", "validation"):
+        unknown = set(raw[split]["label"]) - {0, 1}
+        if unknown:
+            raise ValueError(f"SST-2's {split} split has labels {sorted(unknown)}; expected 0 (negative) "
+                             "and 1 (positive). GLUE's test split hides its labels (-1): do not pass it.")
+    features = Features({"text": Value("string"), "label": ClassLabel(names=list(SST2_LABELS)),
+                         "work": Value("string")})
+
+    def tidy(data):
+        data = data.map(lambda r: {"text": r["sentence"].strip(), "work": "sst2"},
+                        remove_columns=[c for c in data.column_names if c not in ("label",)])
+        return data.cast(features)
+
+    train = raw["train"].shuffle(seed=seed)
+    n_val = min(validation_examples, len(train) // 5)
+    return DatasetDict({"train": tidy(train.select(range(n_val, len(train)))),
+                        "validation": tidy(train.select(range(n_val))),
+                        "test": tidy(raw["validation"])})
+
+
 def load_task(task: str, corpus_dir: str | Path | None = None, seed: int = 0):
     """The ``DatasetDict`` of a task by name: ``genre`` or ``next_line``."""
     if task == "genre":

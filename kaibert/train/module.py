@@ -6,6 +6,7 @@ fixed intervals, progress bars, CSV logs, checkpoints and resuming, and several 
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 import torch
@@ -32,9 +33,13 @@ class MLMModule(RunModule):
         self.save_hyperparameters()
         self.model = get_architecture(architecture).build(model_config)
         self._val_counts: dict[str, float] = {}
+        self._train_started: float | None = None
         # torch.compile's wrapper is kept out of the module tree, so that checkpoints and the
         # saved model keep their plain parameter names.
         self.__dict__["_compiled"] = torch.compile(self.model) if compile else None
+
+    def on_train_start(self):
+        self._train_started = time.perf_counter()
 
     def forward(self, **batch):
         return self.model(**batch)
@@ -75,6 +80,10 @@ class MLMModule(RunModule):
         self.log("val_accuracy", summary["accuracy"], prog_bar=True, sync_dist=sync)
         if "baseline_accuracy" in summary:
             self.log("val_baseline_accuracy", summary["baseline_accuracy"], sync_dist=sync)
+        if self._train_started is not None:
+            # Wall time since training began in this session (validation included, data
+            # preparation not): what a loss-against-time plot of several runs needs.
+            self.log("train_seconds", time.perf_counter() - self._train_started, sync_dist=sync)
 
     def configure_optimizers(self):
         hp = self.hparams
