@@ -13,7 +13,8 @@ Then it reads each run's log (the validation loss and ``train_seconds`` every ``
 and prints the parameter counts, each run's final validation loss, and how long ModernBERT took to
 reach BERT's final validation loss, as a share of the budget (and the other way round). It writes
 benchmarks/results/compare_modernbert.json, one small CSV per run (validation loss against
-seconds: the data of the plot) and compare_modernbert_curves.csv (all runs in one table).
+seconds: the data of the plot), each run's whole log beside it, and compare_modernbert_curves.csv
+(all runs in one table).
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def analyse(seeds: list[int], runs: Path, minutes: float) -> dict:
             csv = RESULTS / "compare_modernbert" / f"{name}.csv"
             csv.parent.mkdir(parents=True, exist_ok=True)
             curve.to_csv(csv, index=False, float_format="%.5g")
+            # the whole log (train loss and learning rate every few steps as well), also small
+            from kaibert.run import read_metrics
+            read_metrics(out).to_csv(csv.with_name(f"{name}-metrics.csv"), index=False, float_format="%.5g")
             per_run[name] = {"architecture": arch, "seed": seed, "steps": results["steps"],
                              "final_val_loss": round(final[arch], 4),
                              "final_val_accuracy": round(results["validation"]["accuracy"], 4),
@@ -113,13 +117,18 @@ def analyse(seeds: list[int], runs: Path, minutes: float) -> dict:
                 rows.append((arch, seed, r.step, r.train_seconds, r.val_loss))
         t_mb = time_to_reach(curves["modernbert"], final["bert"])
         t_b = time_to_reach(curves["bert"], final["modernbert"])
+        # the same question by steps instead of seconds: the last validation step both runs reached
+        step = int(max(set(curves["bert"]["step"]) & set(curves["modernbert"]["step"])))
+        at_step = {a: round(float(curves[a].loc[curves[a]["step"] == step, "val_loss"].iloc[0]), 4)
+                   for a in CONFIGS}
         comparisons[f"seed{seed}"] = {
             "bert_final_val_loss": round(final["bert"], 4),
             "modernbert_final_val_loss": round(final["modernbert"], 4),
-            "modernbert_seconds_to_bert_final": t_mb,
+            "modernbert_seconds_to_bert_final": None if t_mb is None else round(t_mb, 1),
             "modernbert_share_of_budget_to_bert_final": None if t_mb is None else round(t_mb / budget, 3),
-            "bert_seconds_to_modernbert_final": t_b,
+            "bert_seconds_to_modernbert_final": None if t_b is None else round(t_b, 1),
             "bert_share_of_budget_to_modernbert_final": None if t_b is None else round(t_b / budget, 3),
+            "equal_steps": {"step": step, **{f"{a}_val_loss": v for a, v in at_step.items()}},
         }
     import pandas as pd
 
@@ -137,8 +146,8 @@ def report(summary: dict) -> str:
              f"(ratio {p['modernbert'] / p['bert']:.4f})",
              f"budget: {summary['budget_minutes']} minutes of wall time per run, all runs side by side"]
     for name, r in summary["runs"].items():
-        lines.append(f"{name:18s} steps {r['steps']:6d}  final validation loss {r['final_val_loss']:.4f}  "
-                     f"accuracy {r['final_val_accuracy']:.4f}")
+        lines.append(f"{name:18s} steps {r['steps']:6d} ({r['steps'] / budget:.3f} a second)  final validation "
+                     f"loss {r['final_val_loss']:.4f}  accuracy {r['final_val_accuracy']:.4f}")
     for seed, c in summary["comparisons"].items():
         t = c["modernbert_seconds_to_bert_final"]
         said = (f"reached BERT's final loss {c['bert_final_val_loss']:.4f} after {t:.0f} s "
@@ -149,6 +158,9 @@ def report(summary: dict) -> str:
                 f"({t / budget:.2f})" if t is not None
                 else f"BERT never reached ModernBERT's final {c['modernbert_final_val_loss']:.4f}")
         lines.append(f"{seed}: ModernBERT {said}; {back}")
+        e = c["equal_steps"]
+        lines.append(f"{seed}: at step {e['step']} (both reached it): validation loss bert {e['bert_val_loss']:.4f}, "
+                     f"modernbert {e['modernbert_val_loss']:.4f}")
     return "\n".join(lines)
 
 

@@ -57,14 +57,27 @@ def test_link_comes_from_config_when_the_notebook_has_no_badge(root):
     )
 
 
-def test_unknown_chapter_is_named(root, tmp_path):
-    with pytest.raises(SystemExit, match=r"no exercise notebook for chapter 05 .*\(chapters available: 90\)"):
+def test_unknown_chapter_is_named(root, tmp_path, capsys):
+    with pytest.raises(assign.AssignError, match=r"no exercise notebook for chapter 05 .*\(chapters available: 90\)"):
         assign.make_bundle(root, ["5"], "soon", tmp_path / "out")
+    assert assign.main(["05", "--due", "soon", "--out", str(tmp_path / "out"), "--root", str(root)]) == 2
+    assert capsys.readouterr().err.startswith("no exercise notebook for chapter 05 in ")  # the command: a message
+
+
+def test_the_repository_comes_from_paths_reader_of_config_yml(root):
+    assert assign.repository(root) == ("someone/kai-bert-fork", "spring")
+    owner, name, branch = paths.github_location(ROOT)
+    assert assign.repository(ROOT) == (f"{owner}/{name}", branch)
+    (root / "_config.yml").write_text("title: x\nrepository:\n  url: https://example.org/x\n  branch: main\n")
+    with pytest.raises(paths.CourseConfigError, match="repository.url must be a GitHub address"):
+        assign.repository(root)
+    (root / "_config.yml").unlink()
+    assert assign.repository(root) is None  # a course without _config.yml: the README names no fork
 
 
 def test_a_notebook_with_answers_is_never_bundled(root, tmp_path):
     shutil.copy(root / "solutions" / "90_toy.ipynb", root / "exercises" / "90_toy.ipynb")
-    with pytest.raises(SystemExit, match="still holds reference answers"):
+    with pytest.raises(assign.AssignError, match="still holds reference answers"):
         assign.make_bundle(root, ["90"], "soon", tmp_path / "out", unpinned=True, warn=lambda line: None)
 
 
@@ -176,14 +189,14 @@ def test_a_release_tag_names_the_bundle_and_version_hands_out_an_old_one(root, t
     assert "**Course version: course-2026.1" in readme and "@course-2026.1" in readme
     assert "open exactly this version" in readme and "upload the notebooks" not in readme  # the release's own install the tag
     assert "blob/course-2026.1/exercises/90_toy.ipynb" in readme
-    with pytest.raises(SystemExit, match="no course version 'course-1999'"):
+    with pytest.raises(assign.AssignError, match="no course version 'course-1999'"):
         assign.make_bundle(root, ["90"], "x", tmp_path / "h2", ref="course-1999")
 
 
 def test_uncommitted_changes_refuse_or_warn_plainly(root, tmp_path):
     path = root / "exercises" / "90_toy.ipynb"
     path.write_text(path.read_text() + "\n")
-    with pytest.raises(SystemExit, match=r"uncommitted changes to the course .*exercises/90_toy.ipynb.*--unpinned"):
+    with pytest.raises(assign.AssignError, match=r"uncommitted changes to the course .*exercises/90_toy.ipynb.*--unpinned"):
         assign.make_bundle(root, ["90"], "x", tmp_path / "out")
     said = []
     assign.make_bundle(root, ["90"], "x", tmp_path / "out", unpinned=True, warn=said.append)
@@ -197,7 +210,7 @@ def test_a_folder_without_git_refuses_unless_unpinned(tmp_path):
     (tmp_path / "solutions").mkdir()
     shutil.copy(TOY, tmp_path / "solutions" / TOY.name)
     exercises.generate(tmp_path)
-    with pytest.raises(SystemExit, match="not a git clone.*--unpinned"):
+    with pytest.raises(assign.AssignError, match="not a git clone.*--unpinned"):
         assign.make_bundle(tmp_path, ["90"], "x", tmp_path / "out")
     assign.make_bundle(tmp_path, ["90"], "x", tmp_path / "out", unpinned=True, warn=lambda line: None)
     assert "**Course version: not pinned.**" in (tmp_path / "out" / "README.md").read_text()

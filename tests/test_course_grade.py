@@ -425,3 +425,31 @@ def test_a_notebook_stops_at_its_own_time_limit(toy, tmp_path):
     assert "the notebook ran past its limit of 40 s" in result.errors
     assert not any(r.passed for r in result.exercises) and result.status == grade.GRADED
     assert "stopped: the notebook ran past its time limit during this cell" in result.exercises[0].message
+
+
+def test_reference_folders_come_from_the_one_course_root_finder(tmp_path, monkeypatch):
+    from kaibert.course import paths
+
+    repo = paths.PACKAGE_REPO
+    tmp_path = tmp_path.resolve()
+    clone = tmp_path / "clone"
+    (clone / "kaibert").mkdir(parents=True)
+    (clone / "exercises").mkdir()
+    (clone / "notes" / "week1").mkdir(parents=True)
+    monkeypatch.chdir(clone / "notes" / "week1")
+    assert grade.reference_folders() == [clone / "exercises", repo / "exercises"]  # this clone's first
+    monkeypatch.chdir(repo)
+    assert grade.reference_folders() == [repo / "exercises"]  # named once
+    (tmp_path / "loose" / "exercises").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "loose")  # exercises/ alone is not a clone of the course (paths.is_course_root)
+    assert grade.reference_folders() == [repo / "exercises"]
+    monkeypatch.setattr(paths, "PACKAGE_REPO", tmp_path / "site-packages")  # installed outside any clone
+    assert grade.reference_folders() == []
+
+
+def test_a_limit_that_is_not_positive_is_a_message_and_status_2(tmp_path, capsys):
+    with pytest.raises(ValueError, match="memory_mb must be positive"):  # the library raises ...
+        grade.limits_from(grade.argparse.Namespace(memory=0, processes=1, timeout=1, notebook_timeout=1,
+                                                   output=1, file_size=1))
+    assert grade.main([str(tmp_path / "90_toy.ipynb"), "--memory", "0"]) == 2  # ... the command says so
+    assert capsys.readouterr().err == "kaibert: the limit memory_mb must be positive, got 0\n"

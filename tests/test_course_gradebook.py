@@ -250,8 +250,23 @@ def test_a_killed_run_keeps_what_was_graded_and_the_same_command_continues(tmp_p
     nbs.write(nb, subs / "cat" / "90_toy.ipynb")
     assert gradebook.main(args) == 0 and graded == ["cat"]  # a changed file is graded again
     assert gradebook.main(args + ["--restart"]) == 0 and sorted(graded) == ["ann", "ben", "cat", "cat"]
-    with pytest.raises(SystemExit, match="other settings .*timeout.*--restart"):
-        gradebook.main(args + ["--timeout", "5"])
+    with pytest.raises(gradebook.GradebookError, match="other settings .*timeout.*--restart"):
+        gradebook.Journal(tmp_path / "gb_journal.jsonl", {"timeout": 5})  # the library raises ...
+    capsys.readouterr()
+    assert gradebook.main(args + ["--timeout", "5"]) == 2  # ... the command says why and exits 2
+    assert "other settings (limits, timeout); run with the same options" in capsys.readouterr().err
+
+
+def test_the_command_turns_bad_input_into_a_message_and_status_2(tmp_path, capsys):
+    with pytest.raises(gradebook.GradebookError, match="is not a folder; pass the folder"):
+        gradebook.students(tmp_path / "nowhere")
+    assert gradebook.main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "gb.csv"), "--no-sandbox"]) == 2
+    assert f"{tmp_path / 'nowhere'} is not a folder; pass the folder" in capsys.readouterr().err
+    (tmp_path / "subs").mkdir()
+    assert gradebook.main([str(tmp_path / "subs"), "--out", str(tmp_path / "gb.csv"), "--no-sandbox",
+                           "--memory", "0"]) == 2
+    assert capsys.readouterr().err == "kaibert: the limit memory_mb must be positive, got 0\n"
+    assert not (tmp_path / "gb.csv").exists()
 
 
 def test_a_crashed_sandbox_is_a_grading_error_on_its_rows_only(tmp_path, monkeypatch, capsys):

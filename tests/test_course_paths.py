@@ -85,7 +85,8 @@ def test_colab_reads_googles_bert_and_elsewhere_minilm(monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     offline = paths.pretrained_bert_path()
     assert offline == str(paths.minilm_path()) and (paths.minilm_path() / "vocab.txt").is_file()
-    assert "MiniLM" in paths.model_in_use()
+    assert paths.model_in_use().startswith("Pretrained BERT in use: MiniLM (all-MiniLM-L6-v2's")
+    assert paths.model_name(offline) == "MiniLM" and paths.model_name("bert-base-uncased") == "bert-base-uncased"
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     assert paths.pretrained_bert_path() == "bert-base-uncased"
     assert paths.model_in_use().startswith("Pretrained BERT in use: bert-base-uncased (Google's BERT-base")
@@ -103,3 +104,14 @@ def test_the_finetune_short_name_minilm_stays_offline_in_colab(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     assert engine.resolve_model("minilm") == paths.minilm_path()
+
+
+def test_a_missing_model_that_is_no_hub_model_is_a_config_error(monkeypatch, tmp_path):
+    import pytest
+
+    from kaibert.finetune import engine
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache: nothing to find offline
+    with pytest.raises(engine.ConfigError, match="'init_from' = 'no-such-model' is no local folder"):
+        engine.resolve_model("no-such-model")

@@ -141,3 +141,19 @@ def test_report_reads_notebooks_and_writes_the_csv(tmp_path):
     assert rows[0] == sim.COLUMNS
     assert [r[:2] for r in rows[1:]] == [["ada", "cy"]] == [[p.student_a, p.student_b] for p in found]
     assert rows[1][2] == " ".join(found[0].exercises) and int(rows[1][3]) >= 2
+
+
+def test_the_command_says_when_there_is_no_course_or_no_class(tmp_path, monkeypatch, capsys):
+    from kaibert.course import paths
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(paths, "PACKAGE_REPO", tmp_path / "no-clone")  # kaibert installed outside any clone
+    (tmp_path / "subs").mkdir()
+    with pytest.raises(SystemExit) as stop:
+        sim.main([str(tmp_path / "subs")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "No course repository found" in err and "--root" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as stop:
+        sim.main([str(tmp_path / "nowhere"), "--exercises", str(tmp_path)])
+    assert stop.value.code == 2 and "nowhere is not a folder" in capsys.readouterr().err

@@ -78,7 +78,7 @@ def test_a_version_the_clone_lacks_stops_before_grading(two_versions):
     versions.stamp_notebook(nb, versions.Version("f" * 40))
     nbs.write(nb, path)
     said = []
-    with pytest.raises(SystemExit, match=r"1 notebook\(s\) were handed out from a course version that cannot be "
+    with pytest.raises(gradebook.GradebookError, match=r"1 notebook\(s\) were handed out from a course version that cannot be "
                                          r"had, so nothing was graded:\n  ada \(90_toy.ipynb\): .*git fetch --tags"):
         gradebook.grade_class(subs, ["90"], sandbox="none", log=said.append)
     assert not any(line.startswith("  ben") for line in said)  # nobody was graded

@@ -30,26 +30,25 @@ from pathlib import Path
 from kaibert.course import notebooks as nbs
 from kaibert.course import stamp, versions
 from kaibert.course.exercises import BEGIN
-from kaibert.course.paths import CourseRootError, course_root
+from kaibert.course.paths import CourseConfigError, CourseRootError, course_root, github_location
 
 COLAB = "https://colab.research.google.com/github"
 FIXED_TIME = (2026, 1, 1, 0, 0, 0)  # zip entries get one timestamp: the same bundle, the same bytes
 
 
+class AssignError(ValueError):
+    """The bundle cannot be made as asked (no such chapter, answers left in a notebook, a version that
+    cannot be pinned, ...); nothing usable was written. ``main`` prints the message and exits with 2."""
+
+
 def repository(root: Path) -> tuple[str, str] | None:
-    """(``owner/name``, branch) from _config.yml's ``repository`` section, the one place it is set."""
-    config = root / "_config.yml"
-    if not config.exists():
+    """(``owner/name``, branch) from _config.yml's ``repository`` section (``paths.github_location``,
+    the one reader of it); None for a course without _config.yml. A _config.yml that names no GitHub
+    repository or no branch raises ``CourseConfigError``, whose message says what to set."""
+    if not (Path(root) / "_config.yml").is_file():
         return None
-    text = config.read_text(encoding="utf-8")
-    block = re.search(r"^repository:\s*\n((?:[ \t]+.*\n?)*)", text, flags=re.MULTILINE)
-    if not block:
-        return None
-    url = re.search(r"url:\s*[\"']?https?://github\.com/([^\s\"']+?)(?:\.git)?[\"']?\s*$", block.group(1), re.MULTILINE)
-    branch = re.search(r"branch:\s*[\"']?([\w./-]+)", block.group(1))
-    if not url:
-        return None
-    return url.group(1).rstrip("/"), branch.group(1) if branch else "main"
+    owner, name, branch = github_location(root)
+    return f"{owner}/{name}", branch
 
 
 def colab_link(nb, name: str, repo: tuple[str, str] | None, ref: str | None = None) -> str | None:
@@ -75,7 +74,7 @@ def chapter_notebooks(root: Path, chapters: list[str], folder: Path | None = Non
         matches = sorted(folder.glob(f"{ch}_*.ipynb"))
         if not matches:
             available = ", ".join(p.name[:2] for p in nbs.iter_notebooks(folder)) or "none"
-            raise SystemExit(f"no exercise notebook for chapter {ch} in {folder} (chapters available: {available})")
+            raise AssignError(f"no exercise notebook for chapter {ch} in {folder} (chapters available: {available})")
         found.append(matches[0])
     return found
 
@@ -227,7 +226,7 @@ def bundle_version(root: Path, ref: str | None, unpinned: bool, warn=print) -> v
         return versions.resolve(root, ref)
     if not versions.is_clone(root):
         if not unpinned:
-            raise SystemExit(
+            raise AssignError(
                 f"{root} is not a git clone, so the bundle cannot be pinned to a course version; make it from a "
                 "clone of the course, or pass --unpinned to make it anyway (its install lines then follow the branch)"
             )
@@ -237,7 +236,7 @@ def bundle_version(root: Path, ref: str | None, unpinned: bool, warn=print) -> v
     if version.dirty:
         changed = ", ".join(versions.dirty_paths(root)[:5])
         if not unpinned:
-            raise SystemExit(
+            raise AssignError(
                 f"uncommitted changes to the course in {root} ({changed}): nobody could install the version these "
                 "notebooks come from. Commit them (or stash them), or pass --unpinned to make the bundle anyway "
                 "with a warning in its README"
@@ -255,13 +254,13 @@ def make_bundle(root: Path, chapters: list[str], due: str, out: Path, title: str
         version = bundle_version(root, ref, unpinned, warn)
         source = versions.checkout(root, version) / "exercises" if ref else None
     except versions.VersionError as err:
-        raise SystemExit(str(err)) from None
+        raise AssignError(str(err)) from None
     paths = chapter_notebooks(root, chapters, source)
     notebooks = [(p, nbs.read(p)) for p in paths]
     for path, nb in notebooks:
         leaked = [c.get("id") for c in nb.cells if BEGIN in c.source]
         if leaked or nb.metadata.get("kaibert", {}).get("notebook") != "exercises":
-            raise SystemExit(f"{path} still holds reference answers (cells {leaked}); regenerate with `make exercises`")
+            raise AssignError(f"{path} still holds reference answers (cells {leaked}); regenerate with `make exercises`")
     repo = repository(root)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -317,7 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     except CourseRootError as err:
         parser.exit(2, f"kaibert-assign: {err}\n")
     warn = lambda line: print(line, file=sys.stderr)  # noqa: E731
-    files = make_bundle(root, chapters, args.due, args.out, args.title, args.version, args.unpinned, warn)
+    try:
+        files = make_bundle(root, chapters, args.due, args.out, args.title, args.version, args.unpinned, warn)
+    except (AssignError, CourseConfigError) as err:
+        print(err, file=sys.stderr)
+        return 2
     for path in files:
         print(f"wrote {path}")
     if args.zip:
@@ -326,7 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         from kaibert.course import gradescope
 
         notebooks = [p for p in files if p.suffix == ".ipynb"]
-        print(f"wrote {gradescope.write_autograder(notebooks, args.out.with_name(args.out.name + '_gradescope.zip'))}")
+        try:
+            print(f"wrote {gradescope.write_autograder(notebooks, args.out.with_name(args.out.name + '_gradescope.zip'))}")
+        except gradescope.AutograderError as err:
+            print(err, file=sys.stderr)
+            return 2
     return 0
 
 

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import nbformat
 
-from kaibert.course import audit, compare, kernel, versions
+from kaibert.course import audit, compare, kernel, paths, versions
 from kaibert.course import notebooks as nbs
 from kaibert.course import sandbox as sb
 from kaibert.course.exercises import BEGIN, STUB, ExerciseError, student_version
@@ -151,17 +151,17 @@ class Grade:
 
 
 def reference_folders() -> list[Path]:
-    """Where reference notebooks are looked for: exercises/ here and up, then next to kaibert."""
-    folders = []
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "exercises").is_dir():
-            folders.append(folder / "exercises")
-            break
-    package_repo = Path(__file__).resolve().parents[2]
-    if (package_repo / "exercises").is_dir() and package_repo / "exercises" not in folders:
-        folders.append(package_repo / "exercises")
-    return folders
+    """Where reference notebooks are looked for: the course's exercises/ (``paths.course_root``:
+    the clone at or above this folder, else the one kaibert is installed from), then the
+    installed clone's when that is another one."""
+    roots = []
+    try:
+        roots.append(paths.course_root())
+    except paths.CourseRootError:
+        pass
+    if paths.is_course_root(paths.PACKAGE_REPO) and paths.PACKAGE_REPO not in roots:
+        roots.append(paths.PACKAGE_REPO)
+    return [root / "exercises" for root in roots]
 
 
 def find_reference(chapter: str, folders: list[Path] | None = None) -> Path:
@@ -697,11 +697,9 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser, default: str) -> None
 
 
 def limits_from(args: argparse.Namespace) -> sb.Limits:
-    try:
-        return sb.Limits(memory_mb=args.memory, processes=args.processes, cell_seconds=args.timeout,
-                         notebook_seconds=args.notebook_timeout, output_kb=args.output, file_mb=args.file_size)
-    except ValueError as err:
-        raise SystemExit(f"kaibert: {err}") from None
+    """The limits that ``add_sandbox_arguments``'s options name; a ValueError names one that is not positive."""
+    return sb.Limits(memory_mb=args.memory, processes=args.processes, cell_seconds=args.timeout,
+                     notebook_seconds=args.notebook_timeout, output_kb=args.output, file_mb=args.file_size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -721,7 +719,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="Jupyter kernel spec to grade in (default: a kernel in this Python)")
     add_sandbox_arguments(parser, default="auto")
     args = parser.parse_args(argv)
-    limits = limits_from(args)
+    try:
+        limits = limits_from(args)
+    except ValueError as err:
+        print(f"kaibert: {err}", file=sys.stderr)
+        return 2
     print(f"grading {args.notebook} in a fresh kernel (every cell runs again; this takes a little while) ...",
           file=sys.stderr, flush=True)
     try:

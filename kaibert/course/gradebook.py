@@ -62,6 +62,14 @@ JOURNAL_VERSION = 1
 GRADED, NOT_GRADED = "graded", "not graded"
 
 
+class GradebookError(ValueError):
+    """The class cannot be graded as asked (no such folder, a journal of other settings, no exercise
+    notebooks, no sandbox, ...); nothing was graded. The message says what to change.
+
+    ``main`` prints it and exits with status 2; library callers catch it like any exception.
+    """
+
+
 @dataclass(frozen=True)
 class Row:
     student: str
@@ -92,7 +100,7 @@ class Found:
 def students(folder: Path) -> dict[str, Path]:
     """Student name -> their folder or file; the name is the entry's name without .ipynb."""
     if not folder.is_dir():
-        raise SystemExit(f"{folder} is not a folder; pass the folder that holds one entry per student")
+        raise GradebookError(f"{folder} is not a folder; pass the folder that holds one entry per student")
     found = {}
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or entry.name in IGNORED:
@@ -234,11 +242,11 @@ class Journal:
         except json.JSONDecodeError:
             head = {}
         if head.get("journal") != JOURNAL_VERSION:
-            raise SystemExit(f"{self.path} is not a grading journal of this version; pass --restart to start over")
+            raise GradebookError(f"{self.path} is not a grading journal of this version; pass --restart to start over")
         if head.get("settings") != self.settings:
             changed = sorted(k for k in set(self.settings) | set(head.get("settings", {}))
                              if self.settings.get(k) != head.get("settings", {}).get(k))
-            raise SystemExit(f"{self.path} was written by a run with other settings ({', '.join(changed)}); "
+            raise GradebookError(f"{self.path} was written by a run with other settings ({', '.join(changed)}); "
                              "run with the same options to continue it, or pass --restart to grade everything again")
         for line in lines[1:]:
             try:
@@ -283,7 +291,7 @@ def grade_class(folder: Path, chapters: list[str] | None = None, references_dir:
     ``keep``: a folder for the notebooks as they ran (``keep/<student>/<notebook>/``).
     """
     if sandbox not in sb.MODES:
-        raise SystemExit(f"--sandbox must be one of {', '.join(sb.MODES)} for a class, got {sandbox!r}")
+        raise GradebookError(f"--sandbox must be one of {', '.join(sb.MODES)} for a class, got {sandbox!r}")
     entries = students(folder)
     folders = [references_dir] if references_dir else grading.reference_folders()
     available: dict[str, Path] = {}
@@ -294,19 +302,19 @@ def grade_class(folder: Path, chapters: list[str] | None = None, references_dir:
                 available.setdefault(m.group(1), path)
     if not available:
         where = ", ".join(map(str, folders)) or "no exercises/ folder here or above"
-        raise SystemExit(f"no exercise notebooks found ({where}); run from the course repository or pass --exercises DIR")
+        raise GradebookError(f"no exercise notebooks found ({where}); run from the course repository or pass --exercises DIR")
     surveys = {name: survey(entry) for name, entry in entries.items()}
     if chapters:
         missing = [ch for ch in chapters if ch not in available]
         if missing:
-            raise SystemExit(f"no exercise notebook for chapter(s) {', '.join(missing)} in {', '.join(map(str, folders))}")
+            raise GradebookError(f"no exercise notebook for chapter(s) {', '.join(missing)} in {', '.join(map(str, folders))}")
         chapters = sorted(chapters)
     else:
         chapters = assigned_chapters(surveys, set(available))
     if sandbox == sb.BWRAP_MODE:
         why = sb.problem()
         if why:
-            raise SystemExit(f"cannot grade in a sandbox, so nothing was graded: {why}")
+            raise GradebookError(f"cannot grade in a sandbox, so nothing was graded: {why}")
     limits = limits or sb.Limits(cell_seconds=timeout)
     log(f"{len(entries)} submissions; chapters graded: {', '.join(chapters) or 'none found'}; "
         + ("each notebook in a bubblewrap sandbox" if sandbox == sb.BWRAP_MODE else "WITHOUT a sandbox (--no-sandbox)"))
@@ -359,7 +367,7 @@ def by_version(surveys: dict[str, list[Found]], chapters: list[str], available: 
     it was handed out from when ``own_versions`` (issue 26), else the chapter's in ``available``.
 
     Returns the jobs (student, notebook, reference) and, per (student, chapter), the version's name.
-    Stops (SystemExit) before anything is graded when some version is not in the clone.
+    Stops (GradebookError) before anything is graded when some version is not in the clone.
     """
     root = None
     if own_versions:
@@ -387,7 +395,7 @@ def by_version(surveys: dict[str, list[Found]], chapters: list[str], available: 
                         missing.append(f"{name} ({mine[0].path.name}): {err}")
             todo.append((name, mine[0].path, reference))
     if missing:
-        raise SystemExit(f"{len(missing)} notebook(s) were handed out from a course version that cannot be had, "
+        raise GradebookError(f"{len(missing)} notebook(s) were handed out from a course version that cannot be had, "
                          "so nothing was graded:\n  " + "\n  ".join(missing))
     return todo, stamps
 
@@ -548,13 +556,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.sandbox == "auto":
         parser.error("a class is graded with --sandbox bwrap (the default) or --no-sandbox")
-    limits = grading.limits_from(args)
+    try:
+        limits = grading.limits_from(args)
+    except ValueError as err:
+        print(f"kaibert: {err}", file=sys.stderr)
+        return 2
     chapters = [f"{int(c):02d}" if c.isdigit() else c for c in args.chapters] if args.chapters else None
     journal = args.journal or args.out.with_name(f"{args.out.stem}_journal.jsonl")
-    rows = grade_class(args.submissions, chapters, args.references, args.timeout, args.jobs,
-                       log=lambda line: print(line, flush=True), strict=args.strict, kernel=args.kernel,
-                       sandbox=args.sandbox, limits=limits, journal=journal, restart=args.restart,
-                       keep=args.keep)
+    try:
+        rows = grade_class(args.submissions, chapters, args.references, args.timeout, args.jobs,
+                           log=lambda line: print(line, flush=True), strict=args.strict, kernel=args.kernel,
+                           sandbox=args.sandbox, limits=limits, journal=journal, restart=args.restart,
+                           keep=args.keep)
+    except GradebookError as err:
+        print(err, file=sys.stderr)
+        return 2
     write_csv(rows, args.out)
     totals = args.totals or args.out.with_name(f"{args.out.stem}_students.csv")
     write_totals(rows, totals)

@@ -57,7 +57,15 @@ def model_in_use(path: str | None = None) -> str:
     else:
         why = ("all-MiniLM-L6-v2's BERT encoder (6 layers, hidden size 384), shipped for use offline; "
                f"online (e.g. in Colab) the chapters use {HUB_DEFAULT}")
-    return f"Pretrained BERT in use: {Path(path).name if os.sep in path else path} ({why})"
+    return f"Pretrained BERT in use: {model_name(path)} ({why})"
+
+
+def model_name(path: str | Path) -> str:
+    """A short name for printouts: MiniLM for the shipped folder, else the hub name or the folder's name."""
+    folder = _minilm_folder()
+    if folder is not None and Path(path) == folder:
+        return "MiniLM"
+    return Path(path).name if Path(path).exists() else str(path)
 
 
 def _minilm_folder() -> Path | None:

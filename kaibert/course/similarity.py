@@ -289,11 +289,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of the exercise notebooks handed out (default: the course's exercises/)")
     parser.add_argument("--min-exercises", type=int, default=MIN_EXERCISES,
                         help=f"coinciding exercises that make a pair worth a look (default {MIN_EXERCISES})")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="the course repository (default: the clone at or above this folder, else the one "
+                             "kaibert is installed from)")
     args = parser.parse_args(argv)
-    from kaibert.course.paths import course_root
+    from kaibert.course.paths import CourseRootError, course_root
 
-    folder = args.exercises or course_root() / "exercises"
-    entries = gradebook.students(args.submissions)
+    try:
+        folder = args.exercises or course_root(args.root) / "exercises"
+        entries = gradebook.students(args.submissions)
+    except (CourseRootError, gradebook.GradebookError) as err:
+        parser.exit(2, f"{parser.prog}: {err}\n")
     notebooks = {name: [f.path for f in gradebook.survey(entry) if not f.problem] for name, entry in entries.items()}
     found = report(notebooks, list(nbs.iter_notebooks(folder)), args.out, args.min_exercises)
     print(f"wrote {args.out}: {len(found)} pairs of {len(entries)} students to look at (a prompt, not a verdict)")

@@ -30,6 +30,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from kaibert.course import paths
+
 TAG_PREFIX = "course-"  # release tags: course-2026.1, course-2026.2, ...
 STAMP_KEY = "course_version"  # in notebook.metadata["kaibert"]
 ENV = "KAIBERT_NOTEBOOK_VERSION"  # set by a handed-out notebook's first cell, read by check()
@@ -213,7 +215,7 @@ def installed_version(direct_url: dict | None = None, package_dir: Path | None =
         info = data["vcs_info"]
         requested = info.get("requested_revision") or ""
         return Version(info["commit_id"], requested if requested.startswith(TAG_PREFIX) else None)
-    here = package_dir if package_dir is not None else Path(__file__).resolve().parents[2]
+    here = package_dir if package_dir is not None else paths.PACKAGE_REPO
     if (here / "kaibert").is_dir() and is_clone(here):
         try:
             return course_version(here)

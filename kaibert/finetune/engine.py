@@ -67,7 +67,12 @@ def resolve_model(name: str | Path) -> Path:
     if str(name) in SHORT_NAMES:
         folder = Path(SHORT_NAMES[str(name)]())
     elif not Path(name).exists() and is_hub_name(name):
-        folder = hub_folder(str(name))  # e.g. bert-base-uncased
+        try:
+            folder = hub_folder(str(name))  # e.g. bert-base-uncased
+        except (OSError, ImportError) as error:
+            raise ConfigError(f"'init_from' = {str(name)!r} is no local folder, and the hub did not give it "
+                              f"({error}). Name a model folder (config.json, weights, vocab.txt), one of "
+                              f"{sorted(SHORT_NAMES)}, or a hub model such as bert-base-uncased when online.") from error
     else:
         folder = Path(name)
     for needed in ("config.json", "vocab.txt"):
