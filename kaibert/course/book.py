@@ -51,7 +51,11 @@ class BookError(RuntimeError):
 
 
 def repo_root() -> Path:
-    """The course repository (``paths.course_root``), which must hold the book's two files."""
+    """The book to build: the current folder when it holds the book's two files (a copy of the
+    book, as the tests make), otherwise the course repository (``paths.course_root``)."""
+    here = Path.cwd()
+    if (here / "_config.yml").is_file() and (here / "_toc.yml").is_file():
+        return here.resolve()
     try:
         root = course_root()
     except CourseRootError as err:
