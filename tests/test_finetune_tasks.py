@@ -110,8 +110,7 @@ def test_sst2_loads_from_a_folder_in_the_hubs_schema(tmp_path):
     from kaibert.finetune import tasks
     from kaibert.finetune.task import get_task
 
-    fixture = Path(__file__).parent / "fixtures" / "sst2"
-    splits = get_task("sst2").load(str(fixture))
+    splits = get_task("sst2").load(str(tasks.SST2_SAMPLE))  # shipped in the package: works without a clone
     assert set(splits) == {"train", "validation", "test"}
     assert [len(splits[s]) for s in ("train", "validation", "test")] == [16, 4, 8]  # a fifth of train validates
     assert tasks.label_names(splits["train"]) == ["negative", "positive"]

@@ -152,6 +152,9 @@ def next_line_dataset(corpus_dir: str | Path | None = None, seed: int = 0):
 
 SST2_LABELS = ("negative", "positive")
 SST2_HUB = ("glue", "sst2")  # GLUE's copy of the Stanford Sentiment Treebank, binary: sentence, label, idx
+# A few sentences in the same schema, shipped with kaibert: the offline stand-in that runs the same
+# loading code (chapter 10, the tests) where the hub cannot be reached.
+SST2_SAMPLE = Path(__file__).parent / "sst2_sample"
 
 
 def sst2_dataset(source: str | Path | None = None, validation_examples: int = 872, seed: int = 0):
