@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -353,3 +354,24 @@ def test_grading_a_class_stops_at_once_when_no_sandbox_can_start(tmp_path, monke
     assert gradebook.main([str(subs), "--out", str(tmp_path / "gb.csv"), "--chapters", "03"]) == 2
     assert re.search(r"nothing was graded: bubblewrap .* not installed", capsys.readouterr().err)
     assert not (tmp_path / "gb.csv").exists() and not (tmp_path / "gb_journal.jsonl").exists()
+
+
+def test_a_course_installed_under_tmp_is_still_seen_inside(tmp_path, monkeypatch):
+    """The sandbox mounts a fresh /tmp; an environment that lives under /tmp (a clone in /tmp, as
+    CI machines often make) must still be visible, read-only, on top of it."""
+    problem = sandbox.problem()
+    if problem:
+        pytest.fail(f"the sandbox tests need bubblewrap: {problem}")
+    assert str(tmp_path).startswith("/tmp/"), "pytest's tmp_path is expected under /tmp here"
+    venv = tmp_path / "course" / ".venv"
+    venv.mkdir(parents=True)
+    (venv / "marker.txt").write_text("seen\n")
+    real_paths = sandbox._python_paths
+    monkeypatch.setattr(sandbox, "_python_paths", lambda: [*real_paths(), venv])
+    scratch = tmp_path / "scratch"
+    sandbox.prepare_scratch(scratch, sandbox.new_uid())
+    cmd = sandbox.wrap(["sh", "-c", f"cat {venv}/marker.txt; touch {venv}/written 2>/dev/null || echo read-only"],
+                       scratch, sandbox.Limits(), sandbox.new_uid())
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["seen", "read-only"], done.stdout + done.stderr
+    assert not (venv / "written").exists()

@@ -155,15 +155,17 @@ def wrap(argv: list[str], scratch: Path, limits: Limits, uid: int | None = None)
     for key, value in sandbox_env(scratch).items():
         cmd += ["--setenv", key, value]
     cmd += _system_binds()
+    # A fresh /tmp first: bubblewrap mounts in order, so a /tmp mounted after the binds would hide
+    # a course (or its environment) that lives under /tmp.
+    tmp_size = str(limits.file_mb * 2**20)  # /tmp lives in memory: it holds at most one largest file
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", tmp_size, "--tmpfs", "/tmp",
+            "--size", tmp_size, "--tmpfs", "/dev/shm"]
     binds = [*_python_paths(), package_dir()]
-    parents = sorted({str(p) for path in binds for p in path.parents if str(p) not in ("/", "/usr")})
+    parents = sorted({str(p) for path in binds for p in path.parents if str(p) not in ("/", "/usr", "/tmp")})
     for folder in parents:  # folders above the binds: traversable by the kernel's user, empty otherwise
         cmd += ["--perms", "0755", "--dir", folder]
     for path in binds:
         cmd += ["--ro-bind", str(path), str(path)]
-    tmp_size = str(limits.file_mb * 2**20)  # /tmp lives in memory: it holds at most one largest file
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", tmp_size, "--tmpfs", "/tmp",
-            "--size", tmp_size, "--tmpfs", "/dev/shm"]
     for folder in reversed(scratch.parents):
         if str(folder) not in ("/", "/tmp") and str(folder) not in parents:
             cmd += ["--perms", "0755", "--dir", str(folder)]
