@@ -1,28 +1,22 @@
-"""Grading cases for solutions/10_fine_tuning.ipynb: answers the grader must fail, and pass."""
+"""Grading cases for solutions/10_fine_tuning.ipynb: answers the grader must fail, and pass.
 
-# Planted wrong answers, the mistakes students really make. Planted all at once, exactly these
-# exercises must fail.
+WRONG: the mistakes students really make; planted all at once, exactly these exercises must fail.
+ALTERNATIVE: correct answers written differently; all must pass.
+NEAR_MISS: one small slip from right; each must fail.
+"""
+
 WRONG = {
-    # the dtype is looked at before the label count: float targets of a 1-output head become
-    # multi-label, and the regression is scored with binary cross-entropy
+    # the mean and the maximum over all T positions: the padding is averaged in, and a padded
+    # position can win the maximum
     "10.1": {"ex10-1-answer": '''\
-def classification_loss(logits, labels, problem_type=None):
-    if problem_type is None:
-        if labels.dtype in (torch.long, torch.int):
-            problem_type = "single_label_classification"
-        elif logits.size(-1) == 1:
-            problem_type = "regression"
-        else:
-            problem_type = "multi_label_classification"
-        if logits.size(-1) == 1 and labels.is_floating_point():
-            problem_type = "multi_label_classification"
-    if problem_type == "regression":
-        loss = F.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
-    elif problem_type == "single_label_classification":
-        loss = F.cross_entropy(logits, labels.long())
-    else:
-        loss = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype).view_as(logits))
-    return loss, problem_type
+def pool(hidden, attention_mask, how):
+    if how == "cls":
+        return hidden[:, 0]
+    if how == "mean":
+        return hidden.mean(1)
+    if how == "max":
+        return hidden.max(1).values
+    raise ValueError("how must be 'cls', 'mean' or 'max'")
 '''},
     # overlapping pairs (every line with the next), so each line serves twice
     "10.2": {"ex10-2-answer": '''\
@@ -52,53 +46,46 @@ def macro_f1(predictions, labels, num_labels):
 def new_parameters(hidden_size, num_labels, checkpoint_has_pooler):
     return hidden_size * num_labels + (0 if checkpoint_has_pooler else hidden_size * hidden_size)
 '''},
-}
-
-# More mistakes worth knowing, each also failing its check (planted together, 10.1 and 10.3 fail):
-# multi-label scored with cross-entropy over the labels (soft targets), and micro-F1 (which is
-# accuracy when every example has one label).
-MORE_WRONG = {
-    "10.1": {"ex10-1-answer": '''\
-def classification_loss(logits, labels, problem_type=None):
-    if problem_type is None:
-        if logits.size(-1) == 1:
-            problem_type = "regression"
-        elif labels.dtype in (torch.long, torch.int):
-            problem_type = "single_label_classification"
-        else:
-            problem_type = "multi_label_classification"
-    if problem_type == "regression":
-        target = labels.to(logits.dtype)
-        loss = F.mse_loss(logits.squeeze(), target.squeeze()) if logits.size(-1) == 1 else F.mse_loss(logits, target)
-    elif problem_type == "single_label_classification":
-        loss = F.cross_entropy(logits, labels.long())
-    else:
-        loss = F.cross_entropy(logits, labels.to(logits.dtype))
-    return loss, problem_type
+    # "frozen" by zeroing the gradients: the count is right, but AdamW's decoupled weight decay
+    # still shrinks every frozen weight matrix at every step
+    "10.5": {"ex10-5-answer": '''\
+def freeze(model, layers):
+    if layers > len(model.bert.layers):
+        raise ValueError(f"the encoder has only {len(model.bert.layers)} layers")
+    frozen = set()
+    for module in ([model.bert.embeddings, *model.bert.layers[:layers]] if layers else []):
+        for p in module.parameters():
+            p.register_hook(lambda grad: torch.zeros_like(grad))
+            frozen.add(id(p))
+    return sum(p.numel() for p in model.parameters() if id(p) not in frozen)
 '''},
-    "10.3": {"ex10-3-answer": '''\
-def macro_f1(predictions, labels, num_labels):
-    return (predictions == labels).float().mean().item()
+    # the mean over all 18 positions, padding included
+    "10.6": {"ex10-6-answer": '''\
+class MeanPoolClassifier(torch.nn.Module):
+    def __init__(self, encoder, num_labels):
+        super().__init__()
+        self.encoder = encoder
+        self.classifier = torch.nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids, attention_mask, labels=None):
+        hidden = self.encoder(input_ids, attention_mask=attention_mask).last_hidden_state
+        logits = self.classifier(hidden.mean(1))
+        return logits, (F.cross_entropy(logits, labels) if labels is not None else None)
 '''},
 }
 
 # Correct answers written differently: all must pass.
 ALTERNATIVE = {
-    # loss modules, a dictionary of them, and the inference written as one expression
+    # one input at a time, its real tokens picked out by the mask
     "10.1": {"ex10-1-answer": '''\
-def classification_loss(logits, labels, problem_type=None):
-    n = logits.shape[1]
-    integer = not labels.is_floating_point()
-    problem_type = problem_type or ("regression" if n == 1 else
-                                    "single_label_classification" if integer else "multi_label_classification")
-    if problem_type == "single_label_classification":
-        return torch.nn.CrossEntropyLoss()(logits, labels.to(torch.int64)), problem_type
-    target = labels.to(logits.dtype)
-    if problem_type == "multi_label_classification":
-        return torch.nn.BCEWithLogitsLoss()(logits, target), problem_type
-    if n == 1:
-        return ((logits.reshape(-1) - target.reshape(-1)) ** 2).mean(), problem_type
-    return ((logits - target) ** 2).mean(), problem_type
+def pool(hidden, attention_mask, how):
+    if how not in ("cls", "mean", "max"):
+        raise ValueError(f"unknown pooling {how!r}: use cls, mean or max")
+    rows = []
+    for h, m in zip(hidden, attention_mask):
+        real = h[m == 1]                                   # (n, H)
+        rows.append(real[0] if how == "cls" else real.mean(0) if how == "mean" else real.amax(0))
+    return torch.stack(rows)
 '''},
     # zip over the even and odd lines
     "10.2": {"ex10-2-answer": '''\
@@ -130,5 +117,84 @@ def new_parameters(hidden_size, num_labels, checkpoint_has_pooler):
             size *= d
         total += size
     return total
+'''},
+    # by parameter name, the count summed along the way
+    "10.5": {"ex10-5-answer": '''\
+def freeze(model, layers):
+    n = model.bert.config.num_hidden_layers
+    if layers > n:
+        raise ValueError(f"asked to freeze {layers} layers of a model with {n}")
+    prefixes = tuple((["bert.embeddings."] if layers else []) + [f"bert.layers.{i}." for i in range(layers)])
+    trainable = 0
+    for name, p in model.named_parameters():
+        if name.startswith(prefixes):
+            p.requires_grad = False
+        else:
+            trainable += p.numel()
+    return trainable
+'''},
+    # the mean as a weighted sum, weights 1/n on the real tokens, and the loss module
+    "10.6": {"ex10-6-answer": '''\
+class MeanPoolClassifier(torch.nn.Module):
+    """An encoder, the mean of its token vectors over the real tokens, one linear layer."""
+
+    def __init__(self, encoder, num_labels):
+        super().__init__()
+        self.encoder = encoder
+        self.classifier = torch.nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids, attention_mask, labels=None):
+        out = self.encoder(input_ids, attention_mask)
+        weights = attention_mask.to(out.last_hidden_state.dtype)
+        weights = weights / weights.sum(1, keepdim=True)                     # (B, T): 1/n on real tokens
+        logits = self.classifier(torch.einsum("bt,bth->bh", weights, out.last_hidden_state))
+        if labels is None:
+            return logits, None
+        return logits, torch.nn.CrossEntropyLoss()(logits, labels)
+'''},
+}
+
+# One small slip from right: each must still fail.
+NEAR_MISS = {
+    # padding zeroed by multiplying with the mask before the maximum: right wherever a feature has
+    # a positive real value, wrong (0) where all of its real values are negative
+    "10.1": {"ex10-1-answer": '''\
+def pool(hidden, attention_mask, how):
+    m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    if how == "cls":
+        return hidden[:, 0]
+    if how == "mean":
+        return (hidden * m).sum(1) / m.sum(1)
+    if how == "max":
+        return (hidden * m).max(1).values
+    raise ValueError("how must be 'cls', 'mean' or 'max'")
+'''},
+    # the three embedding tables frozen, the embeddings' LayerNorm forgotten
+    "10.5": {"ex10-5-answer": '''\
+def freeze(model, layers):
+    if layers > len(model.bert.layers):
+        raise ValueError(f"the encoder has only {len(model.bert.layers)} layers")
+    if layers:
+        e = model.bert.embeddings
+        for table in (e.word_embeddings, e.position_embeddings, e.token_type_embeddings):
+            table.weight.requires_grad_(False)
+        for layer in model.bert.layers[:layers]:
+            layer.requires_grad_(False)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+'''},
+    # the mean taken over the real tokens, but the encoder run without the mask: every token
+    # attends to the padding too
+    "10.6": {"ex10-6-answer": '''\
+class MeanPoolClassifier(torch.nn.Module):
+    def __init__(self, encoder, num_labels):
+        super().__init__()
+        self.encoder = encoder
+        self.classifier = torch.nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids, attention_mask, labels=None):
+        hidden = self.encoder(input_ids).last_hidden_state
+        real = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        logits = self.classifier((hidden * real).sum(1) / real.sum(1))
+        return logits, (F.cross_entropy(logits, labels) if labels is not None else None)
 '''},
 }
