@@ -4,6 +4,10 @@
 #   system packages  chromium and bubblewrap (tools/system-packages.sh)
 #   tests            the whole pytest suite on two workers; the tests that open the built book
 #                    share one worker (--dist loadgroup), so the other never waits on the build
+#   floor versions   every chapter, and the parity, heads, components and tokenizer tests, at the
+#                    floor of every range in pyproject.toml (tools/test_oldest.py, `make test-oldest`;
+#                    it builds .venv-oldest, or reuses it while requirements-oldest.txt is unchanged).
+#                    KAIBERT_SKIP_FLOOR=1 leaves it out, saying so; CI never sets it.
 # Stops at the first phase that fails; prints the time of each phase at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +36,12 @@ report() {
 phase "environment" "$MAKE" --no-print-directory setup
 phase "system packages" bash tools/system-packages.sh
 phase "tests" "$PY" -m pytest -n 2 --dist loadgroup --durations=15 "$@"
+if [ "${KAIBERT_SKIP_FLOOR:-0}" = 1 ]; then
+    echo "== floor versions: skipped (KAIBERT_SKIP_FLOOR=1); \`make test-oldest\` runs them"
+    summary+=("$(printf '%-17s %5s' "floor versions" skipped)")
+elif [ $# -gt 0 ]; then  # `make test` with pytest arguments (a file, -k ...): that selection only
+    echo "== floor versions: not run with a selection of tests; \`make test-oldest\` runs them"
+else
+    phase "floor versions" "$PY" tools/test_oldest.py
+fi
 report
