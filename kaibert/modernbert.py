@@ -29,7 +29,7 @@ from kaibert.modernbert_config import LAYER_TYPES, ModernBertConfig
 from kaibert.modernbert_layers import GeGLU, ModernBertLayer, layer_norm
 from kaibert.modernbert_padding import Packing, packing_of, repad, repad_attention, unpad
 from kaibert.outputs import BertModelOutput, MaskedLMOutput
-from kaibert.pretrained import load_checkpoint_state_dict
+from kaibert.pretrained import load_checkpoint_state_dict, write_checkpoint
 
 
 class ModernBertEmbeddings(nn.Module):
@@ -103,17 +103,7 @@ class ModernBertPretrained:
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Write config.json and model.safetensors that transformers' from_pretrained reads."""
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        self.config.save_pretrained(folder)
-        config_path = folder / "config.json"
-        data = json.loads(config_path.read_text())
-        data["architectures"] = [self.hf_architecture]
-        config_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        tied = set(getattr(self, "tied_weights", ()))
-        state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.state_dict().items() if name not in tied}
-        save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+        write_checkpoint(self, folder)  # kaibert's ModernBERT names are transformers' own
 
 
 class ModernBertModel(ModernBertPretrained, nn.Module):

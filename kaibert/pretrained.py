@@ -173,6 +173,24 @@ def load_hf_state_dict(model: nn.Module, state: dict[str, Tensor], strict: bool 
     return missing
 
 
+def write_checkpoint(model: nn.Module, folder: str | Path, hf_name=lambda name: name) -> None:
+    """The Hugging Face folder of any kaibert model: config.json naming its architecture, and
+    model.safetensors with its weights under the names transformers uses (``hf_name`` maps a
+    kaibert name to it). Tied weights are stored once, as the word embeddings."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    model.config.save_pretrained(folder)
+    config_path = folder / "config.json"
+    data = json.loads(config_path.read_text())
+    data["architectures"] = [model.hf_architecture]
+    config_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tied = set(getattr(model, "tied_weights", ()))
+    state = {hf_name(name): tensor.detach().contiguous().cpu()
+             for name, tensor in model.state_dict().items() if name not in tied}
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+
+
 class PretrainedMixin:
     """`from_pretrained` and `save_pretrained`, the Hugging Face way, for kaibert's models."""
 
@@ -210,17 +228,4 @@ class PretrainedMixin:
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Write config.json and model.safetensors that transformers' from_pretrained reads."""
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        self.config.save_pretrained(folder)
-        config_path = folder / "config.json"
-        data = json.loads(config_path.read_text())
-        data["architectures"] = [self.hf_architecture]
-        config_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        state = {
-            kaibert_to_hf_name(name): tensor.detach().contiguous().cpu()
-            for name, tensor in self.state_dict().items()
-            if name not in self.tied_weights  # stored once, as the word embeddings
-        }
-        save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+        write_checkpoint(self, folder, hf_name=kaibert_to_hf_name)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kaibert.run.config import Section, is_int, is_number, key, require
+from kaibert.run.config import Section, is_int, is_number, key, require, require_seed_and_output
 from kaibert.run.devices import ACCELERATOR_HELP, PRECISION_HELP, check_accelerator, check_precision
 
 
@@ -61,9 +61,7 @@ class FinetuneConfig(Section):
         from kaibert.schedules import SCHEDULES
 
         require(self.task in TASKS, "task", self.task, f"choose one of {sorted(TASKS)}")
-        require(is_int(self.seed) and self.seed >= 0, "seed", self.seed, "use a non-negative integer")
-        require(isinstance(self.output_dir, str) and self.output_dir != "", "output_dir", self.output_dir,
-                "name a folder, e.g. runs/my-finetune")
+        require_seed_and_output(self.seed, self.output_dir, "runs/my-finetune")
         require(is_int(self.batch_size) and self.batch_size >= 1, "batch_size", self.batch_size,
                 "a positive integer")
         require(is_int(self.max_length) and self.max_length >= 8, "max_length", self.max_length,

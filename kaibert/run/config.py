@@ -52,6 +52,13 @@ def require(condition: bool, name: str, value: Any, what: str) -> None:
         raise ConfigError(f"'{name}' = {value!r} is impossible: {what}")
 
 
+def require_seed_and_output(seed: Any, output_dir: Any, example: str) -> None:
+    """The two keys every run has: a seed to repeat it, and the folder it writes to."""
+    require(is_int(seed) and seed >= 0, "seed", seed, "use a non-negative integer")
+    require(isinstance(output_dir, str) and output_dir != "", "output_dir", output_dir,
+            f"name a folder, e.g. {example}")
+
+
 def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kaibert.run.config import (ConfigError, Section, is_int, is_number, key, read_numbers, require)
+from kaibert.run.config import (ConfigError, Section, is_int, is_number, key, read_numbers, require,
+                                require_seed_and_output)
 from kaibert.run.devices import (ACCELERATOR_HELP, PRECISION_HELP, check_accelerator,
                                  check_precision, check_processes, processes)
 from kaibert.train.architectures import ARCHITECTURES, Architecture, get_architecture
@@ -107,9 +108,7 @@ class RunConfig(Section):
         from kaibert.schedules import SCHEDULES
 
         d, t = self.data, self.training
-        require(is_int(self.seed) and self.seed >= 0, "seed", self.seed, "use a non-negative integer")
-        require(isinstance(self.output_dir, str) and self.output_dir != "", "output_dir", self.output_dir,
-                "name a folder, e.g. runs/my-run")
+        require_seed_and_output(self.seed, self.output_dir, "runs/my-run")
         require(isinstance(d.dataset, str) and d.dataset != "", "data.dataset", d.dataset,
                 "name 'shakespeare', 'wikitext-2' or a hub data set")
         require(is_int(d.vocab_size) and d.vocab_size >= 200, "data.vocab_size", d.vocab_size,
