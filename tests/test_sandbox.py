@@ -375,3 +375,32 @@ def test_a_course_installed_under_tmp_is_still_seen_inside(tmp_path, monkeypatch
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["seen", "read-only"], done.stdout + done.stderr
     assert not (venv / "written").exists()
+
+
+def test_packages_linked_from_elsewhere_are_seen_but_never_the_course(tmp_path, monkeypatch):
+    """An environment whose .pth file adds a folder of links to packages installed elsewhere (as a
+    preinstalled-packages setup does) imports them in the sandbox too; a .pth that names the course
+    repository (an editable install) still shows only the kaibert folder, never solutions/."""
+    problem = sandbox.problem()
+    if problem:
+        pytest.fail(f"the sandbox tests need bubblewrap: {problem}")
+    elsewhere = tmp_path / "elsewhere" / "pkg"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "marker.txt").write_text("linked\n")
+    linked = tmp_path / "preinstalled"
+    linked.mkdir()
+    (linked / "pkg").symlink_to(elsewhere)
+    fake_site = tmp_path / "site-packages"
+    fake_site.mkdir()
+    (fake_site / "preinstalled.pth").write_text(f"{linked}\n")
+    (fake_site / "__editable__.kaibert.pth").write_text(f"{ROOT}\n")
+    monkeypatch.setattr("site.getsitepackages", lambda: [str(fake_site)])
+    assert (ROOT / "solutions").is_dir()
+    scratch = tmp_path / "scratch"
+    uid = sandbox.new_uid()
+    sandbox.prepare_scratch(scratch, uid)
+    script = (f"cat {linked}/pkg/marker.txt; ls {ROOT}/solutions >/dev/null 2>&1 && echo solutions-seen; "
+              f"test -f {ROOT}/kaibert/__init__.py && echo kaibert-seen")
+    done = subprocess.run(sandbox.wrap(["sh", "-c", script], scratch, sandbox.Limits(), uid),
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["linked", "kaibert-seen"], done.stdout + done.stderr

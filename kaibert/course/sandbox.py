@@ -81,6 +81,37 @@ def _python_paths() -> list[Path]:
     exe = Path(sys.executable).resolve()
     if not any(exe.is_relative_to(p) for p in found):
         found.append(exe.parent)
+    return found + _linked_paths(found)
+
+
+def _linked_paths(bound: list[Path]) -> list[Path]:
+    """Folders outside the environment that its imports reach: those its .pth files add to sys.path
+    (an environment that links to packages installed elsewhere), and where the links inside them
+    point. Never the course repository around kaibert (an editable install's .pth names it): only
+    the kaibert folder inside it is bound."""
+    import site
+
+    repo = package_dir().parent
+    found: list[Path] = []
+
+    def add(path: Path) -> None:
+        path = path.resolve()
+        if not path.exists() or any(path.is_relative_to(p) for p in [*bound, *found]):
+            return
+        if path.is_relative_to(repo) or repo.is_relative_to(path):
+            return
+        found.append(path)
+
+    for site_dir in map(Path, site.getsitepackages()):
+        for pth in sorted(site_dir.glob("*.pth")):
+            for line in pth.read_text(errors="replace").splitlines():
+                line = line.strip()
+                if line and not line.startswith(("#", "import ", "import\t")) and (site_dir / line).is_dir():
+                    add(site_dir / line)  # an absolute line stays absolute: / joins it as it is
+    for folder in list(found):
+        for item in folder.iterdir():
+            if item.is_symlink():
+                add(item)
     return found
 
 
