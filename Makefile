@@ -28,8 +28,8 @@ test-fast: setup
 
 # The course at the floor of every range in pyproject.toml: builds .venv-oldest from
 # requirements-oldest.txt (reused while it is unchanged), executes every chapter there and runs
-# the parity, heads, components and tokenizer tests. On 2 shared cores: about 8 min with a fresh
-# .venv-oldest (4 of them pip), about 4 min reusing it.
+# the parity, heads, components and tokenizer tests. `make test` runs it too, after the suite.
+# On 2 cores: about 4 min with a fresh .venv-oldest (1 of them pip), 3 reusing it.
 test-oldest:
 	$(PYTHON) tools/test_oldest.py
 
