@@ -8,6 +8,7 @@ after ``make book`` the build here takes seconds. tests/test_browser.py opens th
 from __future__ import annotations
 
 import fcntl
+import fnmatch
 import re
 import shutil
 import subprocess
@@ -59,6 +60,10 @@ def test_config_executes_chapters_only_and_never_publishes_solutions():
     assert cfg["execute"]["execute_notebooks"] == "cache"
     assert set(cfg["execute"]["exclude_patterns"]) >= {"exercises/*", "solutions/*"}
     assert "solutions/**" in cfg["exclude_patterns"] and "solutions" in cfg["exclude_patterns"]
+    # The environments inside the clone hold packages' own Markdown (templates Sphinx cannot read).
+    for venv in (".venv", ".venv-oldest", ".venv-colab"):
+        for path in (venv, f"{venv}/lib/python3.11/site-packages/huggingface_hub/templates/modelcard_template.md"):
+            assert any(fnmatch.fnmatch(path, pattern) for pattern in cfg["exclude_patterns"]), path
     assert cfg["only_build_toc_files"] is True
     sphinx = cfg["sphinx"]["config"]
     assert sphinx["nb_execution_raise_on_error"] is True
