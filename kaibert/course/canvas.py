@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kaibert.course.gradebook import write_atomic
+
 STUDENT_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Section")
 POINTS_POSSIBLE = "Points Possible"
 CANVAS_DOWNLOAD = re.compile(r"^[a-z]*?(?:_late)?_(\d+)_(\d+)_", re.IGNORECASE)
@@ -157,14 +159,7 @@ def fill(export: Path, points: dict[str, dict[str, float]], max_points: float, o
             row[column] = f"{sum(best[row['ID']].values()):g}"
         else:
             result.without_submission.append(row["Student"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(keep)
-        for row in rows:
-            writer.writerow([row.get(h, "") for h in keep])
-    tmp.replace(out)
+    write_atomic(out, [keep, *([row.get(h, "") for h in keep] for row in rows)])
     return result
 
 

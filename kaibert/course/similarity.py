@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
-import csv
 import difflib
 import sys
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from itertools import combinations
 from pathlib import Path
 
 from kaibert.course import notebooks as nbs
+from kaibert.course.gradebook import write_atomic
 
 THRESHOLD = 0.9  # difflib ratio of the normalised token sequences
 MIN_TOKENS = 40  # shorter answers coincide by chance
@@ -249,14 +249,7 @@ def pairs(students: dict[str, dict[str, str]], given: dict[str, str], min_exerci
 
 
 def write_csv(found: list[Pair], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(COLUMNS)
-        for pair in found:
-            writer.writerow(pair.csv())
-    tmp.replace(path)
+    write_atomic(path, [COLUMNS, *(pair.csv() for pair in found)])
 
 
 def report(notebooks: dict[str, list[Path]], exercise_notebooks: list[Path], out: Path,
