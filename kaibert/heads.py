@@ -78,6 +78,13 @@ def classification_loss(config: BertConfig, logits: Tensor, labels: Tensor) -> T
     return F.mse_loss(logits, labels.view(B, n))
 
 
+def classifier_dropout(config: BertConfig) -> nn.Dropout:
+    """The dropout before a classifier: ``classifier_dropout`` when the config sets it, else the
+    hidden dropout, as in transformers."""
+    p = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+    return nn.Dropout(p)
+
+
 class BertForSequenceClassification(PretrainedMixin, nn.Module):
     """BERT with one linear layer on the pooled [CLS] vector: a score per label."""
 
@@ -92,8 +99,7 @@ class BertForSequenceClassification(PretrainedMixin, nn.Module):
         self.config = config
         self.num_labels = config.num_labels
         self.bert = BertModel(config)
-        p = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
-        self.dropout = nn.Dropout(p)
+        self.dropout = classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         init_weights(self.classifier, config.initializer_range)
 

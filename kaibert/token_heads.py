@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kaibert.config import BertConfig
+from kaibert.heads import classifier_dropout
 from kaibert.model import BertModel, init_weights
 from kaibert.outputs import QuestionAnsweringOutput, TokenClassifierOutput
 from kaibert.pretrained import PretrainedMixin
@@ -56,8 +57,7 @@ class BertForTokenClassification(PretrainedMixin, nn.Module):
         self.config = config
         self.num_labels = config.num_labels
         self.bert = BertModel(config, add_pooler=False)
-        p = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
-        self.dropout = nn.Dropout(p)
+        self.dropout = classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         init_weights(self.classifier, config.initializer_range)
 
