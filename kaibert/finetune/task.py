@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kaibert.finetune import metrics, tasks
+from kaibert.run.config import choose
 
 
 def majority_baseline(splits) -> dict:
@@ -83,9 +84,7 @@ def register(task: Task) -> Task:
 
 
 def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
-    return TASKS[name]
+    return choose(TASKS, name, "task")
 
 
 register(Task("genre", load=lambda corpus_dir: tasks.genre_dataset(corpus_dir)))

@@ -52,6 +52,13 @@ def require(condition: bool, name: str, value: Any, what: str) -> None:
         raise ConfigError(f"'{name}' = {value!r} is impossible: {what}")
 
 
+def choose(table: dict, name: Any, what: str) -> Any:
+    """``table[name]`` from a registry (tasks, architectures), or a ValueError listing what there is."""
+    if name not in table:
+        raise ValueError(f"unknown {what} {name!r}; choose one of {sorted(table)}")
+    return table[name]
+
+
 def require_seed_and_output(seed: Any, output_dir: Any, example: str) -> None:
     """The two keys every run has: a seed to repeat it, and the folder it writes to."""
     require(is_int(seed) and seed >= 0, "seed", seed, "use a non-negative integer")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 
 from kaibert.config import BertConfig
 from kaibert.mlm import BertForMaskedLM
+from kaibert.run.config import choose
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,7 @@ def register(architecture: Architecture) -> Architecture:
 
 def get_architecture(name: str) -> Architecture:
     """The architecture a config names; a ValueError lists the known ones."""
-    if name not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[name]
+    return choose(ARCHITECTURES, name, "architecture")
 
 
 # What each ``model:`` key of BERT (a BertConfig field) means; the defaults are BertConfig's own.
